@@ -1,0 +1,1 @@
+"""Incident-response ChatOps bot: the domain (incidents, runbooks, clocks, templates)."""

@@ -1,0 +1,444 @@
+"""Incidents: declare, change, note, resolve. Each change is one transaction that writes the
+incident, its timeline row and the Slack writes that mirror it (through the outbox)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import outbox
+from bot.clock import Clock
+from bot.commands import MAX_NOTE, MAX_TITLE
+from bot.errors import Conflict, IncidentError, NotFound, NotInIncident
+from bot.postmortem import render as render_postmortem
+from bot.severity import Severity, Status
+from bot.similarity import is_similar
+from bot.templates import Templates
+from bot.text import escape, one_line, truncate
+from storage import queries
+from storage.db import Database
+from storage.models import Incident, TimelineEvent
+
+TIMELINE_PAGE = 20
+
+
+@dataclass(frozen=True)
+class Declaration:
+    title: str
+    severity: Severity
+    declared_by: str
+    description: str | None = None
+    runbook_id: str | None = None
+    private: bool = False
+
+
+@dataclass(frozen=True)
+class Resolution:
+    root_cause: str
+    impact_users: str | None = None
+    impact_revenue: str | None = None
+    went_well: str | None = None
+    to_improve: str | None = None
+    action_items: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    incident: Incident
+    events: Sequence[TimelineEvent]
+    page: int
+    pages: int
+
+
+def lane(incident_id: int) -> str:
+    return f"inc-{incident_id}"
+
+
+class IncidentService:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        incidents_channel: str,
+        oncall_primary: str | None,
+        oncall_backup: str | None,
+        templates: Templates,
+        wake_outbox: Callable[[], None],
+        known_runbook: Callable[[str], bool] = lambda _id: False,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.incidents_channel = incidents_channel
+        self.oncall_primary = oncall_primary
+        self.oncall_backup = oncall_backup
+        self.templates = templates
+        self.wake_outbox = wake_outbox
+        self.known_runbook = known_runbook
+
+    # ---- reading -------------------------------------------------------------------------
+
+    async def get(self, incident_id: int) -> Incident:
+        async with self.db.session() as session:
+            incident = await queries.incident(session, incident_id)
+        if incident is None:
+            raise NotFound(f"There is no incident INC-{incident_id}.")
+        return incident
+
+    async def find(self, ref: int | None, channel_id: str, usage: str) -> Incident:
+        """The incident a command acts on: named as INC-<n>, or the one of this channel."""
+        if ref is not None:
+            return await self.get(ref)
+        async with self.db.session() as session:
+            incident = await queries.incident_for_place(
+                session, channel_id, None, self.incidents_channel
+            )
+        if incident is None:
+            raise NotInIncident(
+                "This channel is not an incident channel: run the command in the incident's "
+                "channel, or name the incident, e.g. INC-3.",
+                usage,
+            )
+        return incident
+
+    async def open_incidents(self) -> Sequence[Incident]:
+        async with self.db.session() as session:
+            return await queries.open_incidents(session)
+
+    async def similar_open(self, title: str) -> Incident | None:
+        for incident in await self.open_incidents():
+            if not incident.private and is_similar(title, incident.title):
+                return incident
+        return None
+
+    async def timeline_page(self, incident: Incident, page: int) -> Page:
+        async with self.db.session() as session:
+            total = await queries.timeline_count(session, incident.id)  # type: ignore[arg-type]
+            pages = max(1, math.ceil(total / TIMELINE_PAGE))
+            if page > pages:
+                raise IncidentError(f"INC-{incident.id}'s timeline has {pages} page(s).")
+            events = await queries.timeline(
+                session,
+                incident.id,  # type: ignore[arg-type]
+                offset=(page - 1) * TIMELINE_PAGE,
+                limit=TIMELINE_PAGE,
+            )
+        return Page(incident, events, page, pages)
+
+    # ---- declaring -----------------------------------------------------------------------
+
+    async def declare(self, declaration: Declaration) -> Incident:
+        title = one_line(declaration.title)
+        if not title:
+            raise IncidentError("The title is empty: say what is happening.")
+        if len(title) > MAX_TITLE:
+            raise IncidentError(f"The title is {len(title)} characters; keep it to {MAX_TITLE}.")
+        if declaration.runbook_id and not self.known_runbook(declaration.runbook_id):
+            raise IncidentError(f"There is no runbook `{escape(declaration.runbook_id)}`.")
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            incident = Incident(
+                title=title,
+                severity=declaration.severity.value,
+                status=Status.INVESTIGATING.value,
+                commander_id=declaration.declared_by,
+                declared_by=declaration.declared_by,
+                description=(declaration.description or "").strip() or None,
+                runbook_id=declaration.runbook_id,
+                private=declaration.private,
+                declared_at=now,
+            )
+            session.add(incident)
+            await session.flush()
+            self._event(
+                session,
+                incident,
+                now,
+                declaration.declared_by,
+                "declared",
+                f"declared {declaration.severity.value}: {escape(title)}",
+            )
+            self._enqueue(session, incident, "refresh_root")
+            if declaration.severity.has_channel:
+                self._open_channel(session, incident)
+        self.wake_outbox()
+        return incident
+
+    def _open_channel(self, session: AsyncSession, incident: Incident) -> None:
+        severity = Severity(incident.severity)
+        invitees = [incident.declared_by, incident.commander_id, self.oncall_primary]
+        if severity is Severity.P1:
+            invitees.append(self.oncall_backup)
+        users = list(dict.fromkeys(u for u in invitees if u))
+        self._enqueue(session, incident, "create_channel")
+        self._enqueue(session, incident, "invite", {"users": users})
+        self._enqueue(session, incident, "refresh_topic")
+        self._enqueue(session, incident, "refresh_header")
+        if not incident.private:
+            self._enqueue(session, incident, "bookmark")
+        self._enqueue(session, incident, "refresh_root")
+
+    # ---- changing ------------------------------------------------------------------------
+
+    async def set_severity(self, incident_id: int, severity: Severity, actor: str) -> Incident:
+        async with self.db.transaction() as session:
+            incident = await self._open_for_change(session, incident_id)
+            old = Severity(incident.severity)
+            if old is severity:
+                raise Conflict(f"INC-{incident_id} is already {severity.value}.")
+            incident.severity = severity.value
+            now = self._touch(session, incident)
+            verb = "raised" if severity < old else "lowered"
+            event = self._event(
+                session,
+                incident,
+                now,
+                actor,
+                "severity",
+                f"{verb} severity {old.value} → *{severity.value}*",
+                {"from": old.value, "to": severity.value},
+            )
+            if (
+                severity.has_channel
+                and incident.channel_id is None
+                and not self._channel_pending(old)
+            ):
+                self._open_channel(session, incident)
+            self._announce(session, incident, event)
+            self._refresh_all(session, incident)
+        self.wake_outbox()
+        return incident
+
+    @staticmethod
+    def _channel_pending(old: Severity) -> bool:
+        # A P1/P2 incident had its channel queued at declare time, even if not created yet.
+        return old.has_channel
+
+    async def set_status(self, incident_id: int, status: Status, actor: str) -> Incident:
+        if status is Status.RESOLVED:
+            raise IncidentError("Resolve with `/incident resolve`: it asks for the root cause.")
+        async with self.db.transaction() as session:
+            incident = await self._open_for_change(session, incident_id)
+            old = Status(incident.status)
+            if old is status:
+                raise Conflict(f"INC-{incident_id} is already {status.label}.")
+            incident.status = status.value
+            now = self._touch(session, incident)
+            event = self._event(
+                session,
+                incident,
+                now,
+                actor,
+                "status",
+                f"set status {old.label} → *{status.label}*",
+                {"from": old.value, "to": status.value},
+            )
+            self._announce(session, incident, event)
+            self._refresh_all(session, incident)
+        self.wake_outbox()
+        return incident
+
+    async def set_commander(self, incident_id: int, commander: str, actor: str) -> Incident:
+        async with self.db.transaction() as session:
+            incident = await self._open_for_change(session, incident_id)
+            if incident.commander_id == commander:
+                raise Conflict(f"<@{commander}> is already commanding INC-{incident_id}.")
+            old = incident.commander_id
+            incident.commander_id = commander
+            now = self._touch(session, incident)
+            event = self._event(
+                session,
+                incident,
+                now,
+                actor,
+                "commander",
+                f"handed command from <@{old}> to <@{commander}>",
+                {"from": old, "to": commander},
+            )
+            if Severity(incident.severity).has_channel:
+                self._enqueue(session, incident, "invite", {"users": [commander]})
+            self._announce(session, incident, event)
+            self._refresh_all(session, incident)
+        self.wake_outbox()
+        return incident
+
+    async def add_note(self, incident_id: int, text: str, actor: str) -> TimelineEvent:
+        text = text.strip()
+        if not text:
+            raise IncidentError("The note is empty.")
+        if len(text) > MAX_NOTE:
+            raise IncidentError(f"The note is {len(text)} characters; keep it to {MAX_NOTE}.")
+        async with self.db.transaction() as session:
+            incident = await queries.incident(session, incident_id)
+            if incident is None:
+                raise NotFound(f"There is no incident INC-{incident_id}.")
+            event = self._event(
+                session,
+                incident,
+                self.clock.now(),
+                actor,
+                "note",
+                f":memo: noted: {escape(text)}",
+            )
+            self._announce(session, incident, event)
+        self.wake_outbox()
+        return event
+
+    async def resolve(self, incident_id: int, resolution: Resolution, actor: str) -> Incident:
+        if not resolution.root_cause.strip():
+            raise IncidentError("The root cause is required.")
+        async with self.db.transaction() as session:
+            incident = await self._open_for_change(session, incident_id)
+            now = self._touch(session, incident)
+            old = Status(incident.status)
+            incident.status = Status.RESOLVED.value
+            incident.resolved_at = now
+            incident.root_cause = resolution.root_cause.strip()
+            incident.impact_users = _clean(resolution.impact_users)
+            incident.impact_revenue = _clean(resolution.impact_revenue)
+            incident.went_well = _clean(resolution.went_well)
+            incident.to_improve = _clean(resolution.to_improve)
+            incident.action_items = _clean(resolution.action_items)
+            event = self._event(
+                session,
+                incident,
+                now,
+                actor,
+                "resolved",
+                f":white_check_mark: resolved. Root cause: "
+                f"{escape(truncate(one_line(incident.root_cause), 500))}",
+                {"from": old.value, "to": Status.RESOLVED.value},
+            )
+            timeline = await queries.timeline(session, incident.id)  # type: ignore[arg-type]
+            incident.postmortem_md = render_postmortem(self.templates, incident, timeline)
+            self._announce(session, incident, event)
+            self._refresh_all(session, incident)
+            self._enqueue(session, incident, "post_resolved")
+            self._enqueue(session, incident, "upload_postmortem")
+        self.wake_outbox()
+        return incident
+
+    # ---- messages typed in the incident's channel or thread ----------------------------------
+
+    async def record_message(
+        self, channel: str, ts: str, user: str, text: str, thread_ts: str | None
+    ) -> TimelineEvent | None:
+        async with self.db.transaction() as session:
+            incident = await queries.incident_for_place(
+                session, channel, thread_ts, self.incidents_channel
+            )
+            if incident is None:
+                return None
+            if await queries.message_event(session, channel, ts) is not None:
+                return None  # a redelivery of a message already recorded
+            event = self._event(session, incident, self.clock.now(), user, "message", text[:40000])
+            event.slack_channel, event.slack_ts = channel, ts
+            return event
+
+    async def edit_message(self, channel: str, ts: str, new_text: str) -> bool:
+        async with self.db.transaction() as session:
+            event = await queries.message_event(session, channel, ts)
+            if event is None or event.text == new_text:
+                return False
+            history = json.loads(event.history) if event.history else []
+            history.append(event.text)
+            event.history = json.dumps(history)
+            event.text = new_text[:40000]
+            session.add(event)
+        return True
+
+    async def delete_message(self, channel: str, ts: str) -> bool:
+        async with self.db.transaction() as session:
+            event = await queries.message_event(session, channel, ts)
+            if event is None or event.deleted:
+                return False
+            event.deleted = True
+            session.add(event)
+        return True
+
+    async def mark_key(self, channel: str, ts: str, key: bool) -> bool:
+        async with self.db.transaction() as session:
+            event = await queries.message_event(session, channel, ts)
+            if event is None or event.key == key:
+                return False
+            event.key = key
+            session.add(event)
+        return True
+
+    # ---- helpers ---------------------------------------------------------------------------
+
+    async def _open_for_change(self, session: AsyncSession, incident_id: int) -> Incident:
+        incident = await queries.incident(session, incident_id)
+        if incident is None:
+            raise NotFound(f"There is no incident INC-{incident_id}.")
+        if incident.status == Status.RESOLVED.value:
+            raise Conflict(f"INC-{incident_id} is already resolved.")
+        return incident
+
+    def _touch(self, session: AsyncSession, incident: Incident) -> datetime:
+        incident.version += 1
+        session.add(incident)
+        return self.clock.now()
+
+    def _event(
+        self,
+        session: AsyncSession,
+        incident: Incident,
+        at: datetime,
+        actor: str,
+        kind: str,
+        text: str,
+        data: dict[str, object] | None = None,
+    ) -> TimelineEvent:
+        event = TimelineEvent(
+            incident_id=incident.id,  # type: ignore[arg-type]
+            at=at,
+            actor=actor,
+            kind=kind,
+            text=text,
+            data=json.dumps(data) if data else None,
+        )
+        session.add(event)
+        return event
+
+    def _enqueue(
+        self,
+        session: AsyncSession,
+        incident: Incident,
+        op: str,
+        payload: dict[str, object] | None = None,
+    ) -> None:
+        outbox.enqueue(
+            session,
+            now=self.clock.now(),
+            lane=lane(incident.id),  # type: ignore[arg-type]
+            op=op,
+            payload=payload,
+            incident_id=incident.id,
+        )
+
+    def _announce(self, session: AsyncSession, incident: Incident, event: TimelineEvent) -> None:
+        """Tell the incident's channel (or thread) and mirror the event in #incidents."""
+        self._enqueue(session, incident, "post_event", {"text": _line(event), "to": "incident"})
+        if incident.channel_id or Severity(incident.severity).has_channel:
+            self._enqueue(session, incident, "post_event", {"text": _line(event), "to": "thread"})
+
+    def _refresh_all(self, session: AsyncSession, incident: Incident) -> None:
+        self._enqueue(session, incident, "refresh_root")
+        if incident.channel_id or Severity(incident.severity).has_channel:
+            self._enqueue(session, incident, "refresh_header")
+            self._enqueue(session, incident, "refresh_topic")
+
+
+def _line(event: TimelineEvent) -> str:
+    return f"`{event.at:%H:%M}` <@{event.actor}> {event.text}"
+
+
+def _clean(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None

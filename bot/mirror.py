@@ -1,0 +1,229 @@
+"""Outbox executors: how each queued Slack write is performed. Rendering happens here, at
+delivery, from the database, so a refresh always shows the latest state."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import func
+from sqlmodel import select
+
+from bot.naming import channel_name
+from bot.outbox import PENDING, Executor, Job, PermanentError, Superseded
+from bot.severity import Severity
+from bot.text import truncate
+from bot.ui import messages
+from storage import queries
+from storage.db import Database
+from storage.models import Incident, OutboxMessage
+
+log = logging.getLogger(__name__)
+MAX_NAME_ATTEMPTS = 20
+
+
+def _error(exc: SlackApiError) -> str | None:
+    data = exc.response.data
+    return data.get("error") if isinstance(data, dict) else None
+
+
+class SlackMirror:
+    def __init__(self, db: Database, client: AsyncWebClient, incidents_channel: str) -> None:
+        self.db = db
+        self.client = client
+        self.incidents_channel = incidents_channel
+
+    def executors(self) -> Mapping[str, Executor]:
+        return {
+            "create_channel": self.create_channel,
+            "invite": self.invite,
+            "refresh_topic": self.refresh_topic,
+            "refresh_root": self.refresh_root,
+            "refresh_header": self.refresh_header,
+            "bookmark": self.bookmark,
+            "post_event": self.post_event,
+            "post_resolved": self.post_resolved,
+            "upload_postmortem": self.upload_postmortem,
+        }
+
+    async def _incident(self, job: Job) -> Incident:
+        async with self.db.session() as session:
+            incident = await queries.incident(session, job.incident_id)  # type: ignore[arg-type]
+        if incident is None:
+            raise PermanentError(f"incident {job.incident_id} is gone")
+        return incident
+
+    async def _save(self, incident_id: int, **values: object) -> None:
+        async with self.db.transaction() as session:
+            incident = await queries.incident(session, incident_id)
+            if incident is None:
+                return
+            for name, value in values.items():
+                setattr(incident, name, value)
+            session.add(incident)
+
+    async def _newer_pending(self, job: Job) -> bool:
+        async with self.db.session() as session:
+            count = (
+                await session.exec(
+                    select(func.count()).where(
+                        OutboxMessage.lane == job.lane,
+                        OutboxMessage.op == job.op,
+                        OutboxMessage.state == PENDING,
+                        OutboxMessage.id > job.id,
+                    )
+                )
+            ).one()
+        return count > 0
+
+    # ---- channel set-up ----------------------------------------------------------------
+
+    async def create_channel(self, job: Job) -> None:
+        incident = await self._incident(job)
+        if incident.channel_id:
+            return
+        for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
+            name = channel_name(incident.id, incident.declared_at, incident.title, attempt)  # type: ignore[arg-type]
+            try:
+                response = await self.client.conversations_create(
+                    name=name, is_private=incident.private
+                )
+            except SlackApiError as exc:
+                if _error(exc) == "name_taken":
+                    continue
+                raise
+            channel = response["channel"]
+            await self._save(incident.id, channel_id=channel["id"], channel_name=channel["name"])  # type: ignore[arg-type]
+            log.info(
+                "INC-%s: created channel #%s (%s)", incident.id, channel["name"], channel["id"]
+            )
+            return
+        raise PermanentError(f"no free channel name after {MAX_NAME_ATTEMPTS} tries")
+
+    async def invite(self, job: Job) -> None:
+        incident = await self._incident(job)
+        if not incident.channel_id:
+            raise PermanentError("incident has no channel")
+        users = [u for u in job.payload.get("users", []) if isinstance(u, str)]  # type: ignore[union-attr]
+        if not users:
+            return
+        try:
+            await self.client.conversations_invite(channel=incident.channel_id, users=users)
+        except SlackApiError as exc:
+            if _error(exc) not in ("already_in_channel", "cant_invite_self"):
+                raise
+
+    async def refresh_topic(self, job: Job) -> None:
+        incident = await self._incident(job)
+        if not incident.channel_id:
+            raise PermanentError("incident has no channel")
+        if await self._newer_pending(job):
+            raise Superseded
+        await self.client.conversations_setTopic(
+            channel=incident.channel_id, topic=messages.topic(incident)
+        )
+
+    async def bookmark(self, job: Job) -> None:
+        incident = await self._incident(job)
+        if not incident.channel_id or not incident.root_ts:
+            raise PermanentError("incident has no channel or no #incidents message")
+        link = await self.client.chat_getPermalink(
+            channel=self.incidents_channel, message_ts=incident.root_ts
+        )
+        await self.client.bookmarks_add(
+            channel_id=incident.channel_id,
+            title=f"INC-{incident.id} in #incidents",
+            type="link",
+            link=link["permalink"],
+        )
+
+    # ---- messages that show state --------------------------------------------------------
+
+    async def refresh_root(self, job: Job) -> None:
+        incident = await self._incident(job)
+        text, blocks = messages.root_message(incident)
+        if incident.root_ts is None:
+            response = await self.client.chat_postMessage(
+                channel=self.incidents_channel, text=text, blocks=blocks
+            )
+            await self._save(incident.id, root_ts=response["ts"])  # type: ignore[arg-type]
+            return
+        if await self._newer_pending(job):
+            raise Superseded
+        await self.client.chat_update(
+            channel=self.incidents_channel, ts=incident.root_ts, text=text, blocks=blocks
+        )
+
+    async def refresh_header(self, job: Job) -> None:
+        incident = await self._incident(job)
+        if not incident.channel_id:
+            raise PermanentError("incident has no channel")
+        text, blocks = messages.header_message(incident)
+        if incident.header_ts is None:
+            response = await self.client.chat_postMessage(
+                channel=incident.channel_id, text=text, blocks=blocks
+            )
+            await self._save(incident.id, header_ts=response["ts"])  # type: ignore[arg-type]
+            await self.client.pins_add(channel=incident.channel_id, timestamp=response["ts"])
+            return
+        if await self._newer_pending(job):
+            raise Superseded
+        await self.client.chat_update(
+            channel=incident.channel_id, ts=incident.header_ts, text=text, blocks=blocks
+        )
+
+    # ---- timeline posts ----------------------------------------------------------------
+
+    def _place(self, incident: Incident, to: str) -> tuple[str, str | None] | None:
+        """(channel, thread_ts) for a post to the incident ("incident") or its mirror ("thread")."""
+        if to == "incident" and incident.channel_id:
+            return incident.channel_id, None
+        if to == "incident" and Severity(incident.severity).has_channel:
+            raise PermanentError("incident channel was never created")
+        if to == "thread" and incident.private:
+            return None  # private incidents keep their story in their channel
+        return self.incidents_channel, incident.root_ts
+
+    async def _post(
+        self, incident: Incident, to: str, text: str, blocks: list[dict[str, object]] | None = None
+    ) -> None:
+        place = self._place(incident, to)
+        if place is None:
+            return
+        channel, thread_ts = place
+        await self.client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, text=truncate(text, 3000), blocks=blocks
+        )
+
+    async def post_event(self, job: Job) -> None:
+        incident = await self._incident(job)
+        await self._post(incident, str(job.payload.get("to", "incident")), str(job.payload["text"]))
+
+    async def post_resolved(self, job: Job) -> None:
+        incident = await self._incident(job)
+        text, blocks = messages.resolved_message(incident)
+        if incident.channel_id:
+            await self._post(incident, "incident", text, blocks)
+        if not incident.private:
+            summary, summary_blocks = messages.resolved_summary(incident)
+            await self.client.chat_postMessage(
+                channel=self.incidents_channel, text=summary, blocks=summary_blocks
+            )
+
+    async def upload_postmortem(self, job: Job) -> None:
+        incident = await self._incident(job)
+        if not incident.postmortem_md:
+            raise PermanentError("no postmortem stored")
+        place = self._place(incident, "incident")
+        assert place is not None
+        channel, thread_ts = place
+        await self.client.files_upload_v2(
+            channel=channel,
+            thread_ts=thread_ts,
+            content=incident.postmortem_md,
+            filename=f"INC-{incident.id}-postmortem.md",
+            title=f"INC-{incident.id} postmortem draft",
+            initial_comment=messages.postmortem_posted(incident)[0],
+        )

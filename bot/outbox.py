@@ -1,0 +1,273 @@
+"""The Slack outbox: state changes and the Slack writes that mirror them commit together; a
+worker delivers the writes in order per lane, retrying what Slack may still accept.
+
+Why: the database is the truth. A Slack post that fails is kept and retried (429 honours
+Retry-After, 5xx and network errors back off), and given up only on errors that will never
+succeed (channel_not_found, invalid_auth, …), which are logged and counted."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import Clock
+from storage.db import Database
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+PENDING, SENDING, DONE, FAILED = "pending", "sending", "done", "failed"
+RETRYABLE_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+MAX_BACKOFF = timedelta(minutes=5)
+# Past this many attempts even a retryable error is given up on, so a lane cannot stall forever.
+MAX_ATTEMPTS = 50
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    lane: str
+    incident_id: int | None
+    op: str
+    payload: dict[str, object]
+    attempts: int
+
+
+Executor = Callable[[Job], Awaitable[None]]
+
+
+class Superseded(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by an executor when a newer job makes this one pointless."""
+
+
+class PermanentError(Exception):
+    """An executor's own verdict that retrying cannot help."""
+
+
+def enqueue(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    lane: str,
+    op: str,
+    payload: Mapping[str, object] | None = None,
+    incident_id: int | None = None,
+) -> None:
+    """Add a Slack write to the caller's transaction: it exists only if the change commits."""
+    session.add(
+        OutboxMessage(
+            lane=lane,
+            incident_id=incident_id,
+            op=op,
+            payload=json.dumps(dict(payload or {})),
+            not_before=now,
+            created_at=now,
+        )
+    )
+
+
+def _retry_delay(exc: BaseException, attempts: int) -> timedelta | None:
+    """How long to wait before retrying, or None when the error is permanent."""
+    backoff = min(timedelta(seconds=2 ** min(attempts, 10)), MAX_BACKOFF)
+    if isinstance(exc, SlackApiError):
+        status = exc.response.status_code
+        error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+        if status == 429 or error == "ratelimited":
+            retry_after = exc.response.headers.get("Retry-After") or exc.response.headers.get(
+                "retry-after"
+            )
+            if isinstance(retry_after, list):
+                retry_after = retry_after[0]
+            try:
+                return timedelta(seconds=max(1, int(retry_after)))
+            except (TypeError, ValueError):
+                return backoff
+        if status >= 500 or error in RETRYABLE_ERRORS:
+            return backoff
+        return None
+    # SlackRequestError: the file upload URL answered non-200 (its own server trouble).
+    retryable = aiohttp.ClientError | asyncio.TimeoutError | OSError | SlackRequestError
+    if isinstance(exc, retryable):
+        return backoff
+    return None
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SlackApiError):
+        data = exc.response.data
+        error = data.get("error") if isinstance(data, dict) else None
+        return f"{exc.response.status_code} {error or 'error'}"
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        executors: Mapping[str, Executor],
+        *,
+        poll_interval: float = 0.5,
+        concurrency: int = 8,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.executors = executors
+        self.poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._limit = asyncio.Semaphore(concurrency)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        # A previous process may have died mid-send; Slack may or may not have the message,
+        # and sending again is the lesser harm for mirrors (they are refreshes or notes).
+        async with self.db.transaction() as session:
+            await session.exec(
+                update(OutboxMessage)  # type: ignore[call-overload]
+                .where(col(OutboxMessage.state) == SENDING)
+                .values(state=PENDING)
+            )
+        self._task = asyncio.create_task(self._run(), name="outbox-worker")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                delivered = await self.run_once()
+            except Exception:
+                log.exception("outbox pass failed; will try again")
+                delivered = 0
+            if delivered:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    async def run_once(self) -> int:
+        """Deliver the head job of every lane that is due; returns how many were attempted."""
+        jobs = await self._due_heads()
+        if not jobs:
+            return 0
+        await asyncio.gather(*(self._deliver(job) for job in jobs))
+        return len(jobs)
+
+    async def _due_heads(self) -> list[Job]:
+        now = self.clock.now()
+        async with self.db.session() as session:
+            heads = (
+                select(func.min(OutboxMessage.id))
+                .where(col(OutboxMessage.state).in_([PENDING, SENDING]))
+                .group_by(OutboxMessage.lane)
+            )
+            rows = (
+                await session.exec(
+                    select(OutboxMessage).where(
+                        col(OutboxMessage.id).in_(heads),
+                        OutboxMessage.state == PENDING,
+                        OutboxMessage.not_before <= now,
+                    )
+                )
+            ).all()
+        return [
+            Job(r.id, r.lane, r.incident_id, r.op, json.loads(r.payload), r.attempts)  # type: ignore[arg-type]
+            for r in rows
+        ]
+
+    async def _claim(self, job: Job) -> bool:
+        async with self.db.transaction() as session:
+            result = await session.exec(
+                update(OutboxMessage)  # type: ignore[call-overload]
+                .where(col(OutboxMessage.id) == job.id, col(OutboxMessage.state) == PENDING)
+                .values(state=SENDING, attempts=OutboxMessage.attempts + 1)
+            )
+            return result.rowcount == 1
+
+    async def _finish(self, job: Job, **values: object) -> None:
+        async with self.db.transaction() as session:
+            await session.exec(
+                update(OutboxMessage)  # type: ignore[call-overload]
+                .where(col(OutboxMessage.id) == job.id)
+                .values(**values)
+            )
+
+    async def _deliver(self, job: Job) -> None:
+        async with self._limit:
+            if not await self._claim(job):
+                return
+            executor = self.executors.get(job.op)
+            try:
+                if executor is None:
+                    raise PermanentError(f"no executor for op {job.op!r}")
+                await executor(job)
+            except Superseded:
+                await self._finish(
+                    job, state=DONE, done_at=self.clock.now(), last_error="superseded"
+                )
+                return
+            except Exception as exc:  # noqa: BLE001 - every failure is classified below
+                await self._failed(job, exc)
+                return
+            await self._finish(job, state=DONE, done_at=self.clock.now(), last_error=None)
+
+    async def _failed(self, job: Job, exc: BaseException) -> None:
+        attempts = job.attempts + 1
+        delay = None if isinstance(exc, PermanentError) else _retry_delay(exc, attempts)
+        if attempts >= MAX_ATTEMPTS:
+            delay = None
+        reason = _describe(exc)
+        if delay is None:
+            if isinstance(exc, SlackApiError | PermanentError):
+                log.error(
+                    "outbox %s %s (lane %s) failed for good: %s", job.id, job.op, job.lane, reason
+                )
+            else:
+                log.exception(
+                    "outbox %s %s (lane %s) failed for good", job.id, job.op, job.lane, exc_info=exc
+                )
+            await self._finish(job, state=FAILED, last_error=reason)
+            return
+        log.warning(
+            "outbox %s %s (lane %s) attempt %d failed (%s); retrying in %ss",
+            job.id,
+            job.op,
+            job.lane,
+            attempts,
+            reason,
+            int(delay.total_seconds()),
+        )
+        await self._finish(
+            job, state=PENDING, last_error=reason, not_before=self.clock.now() + delay
+        )
+
+    async def counts(self) -> dict[str, int]:
+        async with self.db.session() as session:
+            rows = (
+                await session.exec(
+                    select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
+                )
+            ).all()
+        return {state: count for state, count in rows}

@@ -1,0 +1,103 @@
+"""The running bot's domain services, built once from settings and shared by the listeners."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import Clock, SystemClock
+from bot.incidents import IncidentService
+from bot.mirror import SlackMirror
+from bot.outbox import OutboxWorker
+from bot.runbooks import DEFAULT_RUNBOOK_DIR, RunbookLoadError, RunbookSet, load_runbooks
+from bot.settings import Settings
+from bot.startup import StartupError
+from bot.templates import Templates
+from storage.db import Database, safe_url
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    db: Database
+    client: AsyncWebClient
+    templates: Templates
+    runbooks: RunbookSet
+    incidents: IncidentService
+    outbox: OutboxWorker
+
+    async def close(self) -> None:
+        await self.outbox.stop()
+        await self.db.close()
+
+
+def web_client(settings: Settings) -> AsyncWebClient:
+    # No SDK retry handlers: the outbox owns retries (Retry-After, backoff), and the direct
+    # calls (views.open, ephemeral replies) are only useful within seconds anyway.
+    return AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        timeout=10,
+        retry_handlers=[],
+    )
+
+
+async def open_services(
+    settings: Settings, clock: Clock | None = None, *, outbox_poll: float = 0.5
+) -> Services:
+    clock = clock or SystemClock()
+    runbooks = _load_runbooks(settings)
+    db = Database(settings.database_url)
+    try:
+        await db.upgrade()
+    except Exception as exc:
+        await db.close()
+        raise StartupError(
+            f"DATABASE_URL: cannot open {safe_url(db.url)}: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from exc
+    log.info("database ready at %s; %d runbooks loaded", safe_url(db.url), len(runbooks))
+    client = web_client(settings)
+    templates = Templates(settings.templates_dir)
+    mirror = SlackMirror(db, client, settings.incidents_channel)
+    worker = OutboxWorker(db, clock, mirror.executors(), poll_interval=outbox_poll)
+    incidents = IncidentService(
+        db,
+        clock,
+        incidents_channel=settings.incidents_channel,
+        oncall_primary=settings.oncall_primary,
+        oncall_backup=settings.oncall_backup,
+        templates=templates,
+        wake_outbox=worker.wake,
+        known_runbook=lambda runbook_id: runbook_id in runbooks,
+    )
+    await worker.start()
+    return Services(settings, clock, db, client, templates, runbooks, incidents, worker)
+
+
+def runbooks_dir(settings: Settings) -> Path:
+    folder = settings.runbooks_dir
+    # The default `runbooks/` means the shipped folder when run from elsewhere.
+    if folder == Path("runbooks") and not folder.is_dir():
+        return DEFAULT_RUNBOOK_DIR
+    return folder
+
+
+def _load_runbooks(settings: Settings) -> RunbookSet:
+    folder = runbooks_dir(settings)
+    try:
+        return load_runbooks(folder)
+    except RunbookLoadError as exc:
+        first = exc.errors[0]
+        more = (
+            f" (and {len(exc.errors) - 1} more; run `python -m bot check-runbooks`)"
+            if len(exc.errors) > 1
+            else ""
+        )
+        raise StartupError(f"invalid runbook {first}{more}") from None

@@ -1,0 +1,176 @@
+"""Settings from the environment and `.env`, validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SLACK_DEFAULT_API_URL = "https://slack.com/api/"
+DEFAULT_SERVICE_URL = "https://buildflow-ai.app"
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is one line naming it."""
+
+
+def _split_ids(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    slack_bot_token: SecretStr
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = SLACK_DEFAULT_API_URL
+    database_url: str = "sqlite:///./incidents.db"
+    incidents_channel: str
+    oncall_primary: str | None = None
+    oncall_backup: str | None = None
+    incident_approvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    service_url: str = DEFAULT_SERVICE_URL
+    runbooks_dir: Path = Path("runbooks")
+    templates_dir: Path | None = None
+    cron_secret: SecretStr | None = None
+    anthropic_api_key: SecretStr | None = None
+    admin_session_cookie: SecretStr | None = None
+    port: int = Field(default=3000, ge=1, le=65535)
+    log_level: str = "INFO"
+
+    @field_validator("incident_approvers", mode="before")
+    @classmethod
+    def _approvers(cls, value: object) -> object:
+        return _split_ids(value)
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            return None
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return value
+
+    @field_validator("slack_api_url", "service_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        # AsyncWebClient joins with urljoin: without the slash the last path segment is lost.
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("service_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("incidents_channel", "oncall_primary", "oncall_backup")
+    @classmethod
+    def _slack_id(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.isalnum() or not value[0].isupper():
+            raise ValueError("must be a Slack ID such as C0123ABCD or U0123ABCD, not a name")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql", "postgres://")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    @model_validator(mode="after")
+    def _mode_needs(self) -> Settings:
+        if self.slack_app_token is None and self.slack_signing_secret is None:
+            raise ValueError(
+                "SLACK_SIGNING_SECRET is required in HTTP mode "
+                "(or set SLACK_APP_TOKEN for Socket Mode)"
+            )
+        if self.incidents_channel is None:
+            raise ValueError("INCIDENTS_CHANNEL is required")
+        return self
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    def secret_values(self) -> list[str]:
+        """Every secret value, so logs and stored text can be scrubbed of them."""
+        secrets = [
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.cron_secret,
+            self.anthropic_api_key,
+            self.admin_session_cookie,
+        ]
+        values = [s.get_secret_value() for s in secrets if s is not None]
+        # The cookie's value alone (after `name=`) is the real secret part.
+        if self.admin_session_cookie is not None:
+            cookie = self.admin_session_cookie.get_secret_value()
+            values += [part.split("=", 1)[1] for part in cookie.split(";") if "=" in part]
+        return [v for v in values if v]
+
+    def substitution_values(self) -> dict[str, str | None]:
+        """Values runbook steps may name as ${NAME}: settings first, then the environment."""
+        values: dict[str, str | None] = dict(os.environ)
+        values.update(
+            SERVICE_URL=self.service_url,
+            CRON_SECRET=_reveal(self.cron_secret),
+            ANTHROPIC_API_KEY=_reveal(self.anthropic_api_key),
+            ADMIN_SESSION_COOKIE=_reveal(self.admin_session_cookie),
+        )
+        return values
+
+
+def _reveal(secret: SecretStr | None) -> str | None:
+    return None if secret is None else secret.get_secret_value()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning pydantic's report into one line that names the setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(_one_line(exc)) from None
+
+
+def _one_line(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        name = ".".join(str(p) for p in error["loc"]).upper()
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "missing":
+            message = "is required but not set"
+        parts.append(f"{name} {message}" if name else message)
+    return "invalid settings: " + "; ".join(parts)

@@ -1,0 +1,5 @@
+"""Problems found while starting that the operator must fix; reported in one line."""
+
+
+class StartupError(Exception):
+    pass

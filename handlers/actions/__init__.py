@@ -1,0 +1,12 @@
+"""Button clicks."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.services import Services
+from handlers.actions import similar
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    similar.register(app, services)

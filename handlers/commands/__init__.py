@@ -1,0 +1,58 @@
+"""The /incident slash command: parse, acknowledge, then hand the subcommand to its module."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.commands import CommandError, help_text, parse
+from bot.services import Services
+from bot.ui import messages
+from handlers.commands import changes, declare, resolve, show
+from handlers.commands.invocation import Invocation
+from handlers.replies import guarded
+
+Handler = Callable[[Invocation], Awaitable[None]]
+HANDLERS: dict[str, Handler] = {
+    "declare": declare.run,
+    "status": changes.status,
+    "severity": changes.severity,
+    "note": changes.note,
+    "commander": changes.commander,
+    "resolve": resolve.run,
+    "timeline": show.timeline,
+    "list": show.list_open,
+}
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.command("/incident")
+    @guarded
+    async def incident_command(
+        ack: AsyncAck, body: dict, respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        try:
+            command = parse(body.get("text") or "")
+        except CommandError as exc:
+            text, blocks = messages.error_message(exc.message, exc.usage or None)
+            if exc.usage is None:
+                text, blocks = messages.error_message(exc.message + "\n" + help_text(), None)
+            await ack(text=text, blocks=blocks, response_type="ephemeral")
+            return
+        if command.name == "help":
+            text, blocks = messages.help_message(help_text(command.args.get("topic")))  # type: ignore[arg-type]
+            await ack(text=text, blocks=blocks, response_type="ephemeral")
+            return
+        await ack()
+        invocation = Invocation(
+            services=services,
+            command=command,
+            user_id=body["user_id"],
+            channel_id=body.get("channel_id", ""),
+            trigger_id=body.get("trigger_id", ""),
+            respond=respond,
+            client=client,
+        )
+        await HANDLERS[command.name](invocation)

@@ -1,0 +1,18 @@
+"""/incident resolve: the form that asks for the root cause and impact."""
+
+from __future__ import annotations
+
+from bot.errors import Conflict
+from bot.severity import Status
+from bot.ui import messages, modals
+from handlers.commands.invocation import Invocation
+
+
+async def run(inv: Invocation) -> None:
+    incident = await inv.incident()
+    if incident.status == Status.RESOLVED.value:
+        raise Conflict(f"{messages.incident_ref(incident)} is already resolved.")
+    await inv.client.views_open(
+        trigger_id=inv.trigger_id,
+        view=modals.resolve_modal(incident.id, incident.title),  # type: ignore[arg-type]
+    )

@@ -1,0 +1,47 @@
+"""Declaring, shared by the command, the form and the "Declare anyway" button."""
+
+from __future__ import annotations
+
+import json
+
+from bot.incidents import Declaration
+from bot.services import Services
+from bot.severity import Severity
+from bot.ui import messages
+
+# Slack caps a button value at 2000 characters; the description is cut to stay inside it.
+_DESCRIPTION_IN_BUTTON = 1200
+
+
+def to_button_value(declaration: Declaration) -> dict[str, object]:
+    return {
+        "t": declaration.title,
+        "s": declaration.severity.value,
+        "d": (declaration.description or "")[:_DESCRIPTION_IN_BUTTON] or None,
+        "r": declaration.runbook_id,
+        "p": declaration.private,
+    }
+
+
+def from_button_value(value: str, user_id: str) -> Declaration:
+    data = json.loads(value)
+    return Declaration(
+        title=str(data["t"]),
+        severity=Severity(data["s"]),
+        declared_by=user_id,
+        description=data.get("d"),
+        runbook_id=data.get("r"),
+        private=bool(data.get("p")),
+    )
+
+
+async def declare_or_ask(
+    services: Services, declaration: Declaration, *, check_similar: bool = True
+) -> messages.Message:
+    """Declare, unless an open incident sounds the same: then ask first."""
+    if check_similar:
+        similar = await services.incidents.similar_open(declaration.title)
+        if similar is not None:
+            return messages.similar_prompt(similar, to_button_value(declaration))
+    incident = await services.incidents.declare(declaration)
+    return messages.declared(incident, services.settings.incidents_channel)

@@ -1,0 +1,128 @@
+"""The HTTP edge: the Bolt app behind POST /slack/events, GET /healthz, and how the bot runs
+(HTTP on $PORT, or Socket Mode when SLACK_APP_TOKEN is set)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+import handlers
+from bot.clock import Clock
+from bot.services import Services, open_services
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+EVENTS_PATH = "/slack/events"
+# Slack sends small JSON/form bodies; anything far larger is not Slack.
+MAX_BODY = 1024 * 1024
+
+
+def build_bolt_app(services: Services) -> AsyncApp:
+    settings = services.settings
+    secret = settings.slack_signing_secret
+    app = AsyncApp(
+        client=services.client,
+        signing_secret=secret.get_secret_value() if secret else "",
+        request_verification_enabled=not settings.socket_mode,
+        logger=logging.getLogger("bolt"),
+    )
+
+    @app.error
+    async def on_error(error: Exception, body: dict) -> None:
+        log.error("unhandled error in a listener (%s): %r", body.get("type"), error)
+
+    handlers.register(app, services)
+    return app
+
+
+def build_web_app(services: Services, bolt: AsyncApp) -> web.Application:
+    async def slack_events(request: web.Request) -> web.Response:
+        bolt_request = await to_bolt_request(request)
+        bolt_response = await bolt.async_dispatch(bolt_request)
+        return await to_aiohttp_response(bolt_response)
+
+    async def healthz(_request: web.Request) -> web.Response:
+        try:
+            await services.db.ping()
+            counts = await services.outbox.counts()
+        except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
+            log.warning("health check: database unreachable: %s", type(exc).__name__)
+            return web.json_response({"status": "error", "database": "unreachable"}, status=503)
+        return web.json_response(
+            {
+                "status": "ok",
+                "database": "ok",
+                "outbox_pending": counts.get("pending", 0) + counts.get("sending", 0),
+                "outbox_failed": counts.get("failed", 0),
+            }
+        )
+
+    web_app = web.Application(client_max_size=MAX_BODY)
+    web_app.router.add_post(EVENTS_PATH, slack_events)
+    web_app.router.add_get("/healthz", healthz)
+    return web_app
+
+
+@dataclass
+class Running:
+    services: Services
+    bolt: AsyncApp
+    runner: web.AppRunner
+    port: int
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+        await self.services.close()
+
+
+async def start_http(
+    settings: Settings,
+    clock: Clock | None = None,
+    *,
+    host: str = "0.0.0.0",  # noqa: S104 - a web dyno must listen on every interface
+    port: int | None = None,
+    outbox_poll: float = 0.5,
+) -> Running:
+    """Start the bot's HTTP server; port=0 picks a free port (tests)."""
+    services = await open_services(settings, clock, outbox_poll=outbox_poll)
+    bolt = build_bolt_app(services)
+    runner = web.AppRunner(build_web_app(services, bolt), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, settings.port if port is None else port)
+    await site.start()
+    bound = runner.addresses[0][1] if runner.addresses else settings.port
+    return Running(services, bolt, runner, bound)
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    if settings.socket_mode:
+        from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+        services = await open_services(settings)
+        bolt = build_bolt_app(services)
+        assert settings.slack_app_token is not None
+        handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
+        await handler.connect_async()
+        log.info("connected to Slack over Socket Mode")
+        await stop.wait()
+        await handler.close_async()
+        await services.close()
+        return
+    running = await start_http(settings)
+    log.info("listening on port %s (POST %s, GET /healthz)", running.port, EVENTS_PATH)
+    await stop.wait()
+    log.info("stopping")
+    await running.stop()

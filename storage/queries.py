@@ -1,0 +1,76 @@
+"""Queries the domain needs, kept out of the services so they read as steps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Incident, TimelineEvent
+
+RESOLVED = "resolved"
+
+
+async def incident(session: AsyncSession, incident_id: int) -> Incident | None:
+    return await session.get(Incident, incident_id)
+
+
+async def incident_for_place(
+    session: AsyncSession, channel_id: str, thread_ts: str | None, incidents_channel: str
+) -> Incident | None:
+    """The incident a channel (or a thread in #incidents) belongs to."""
+    if channel_id == incidents_channel:
+        if not thread_ts:
+            return None
+        stmt = select(Incident).where(Incident.root_ts == thread_ts)
+    else:
+        stmt = select(Incident).where(Incident.channel_id == channel_id)
+    return (await session.exec(stmt.order_by(col(Incident.id).desc()))).first()
+
+
+async def open_incidents(session: AsyncSession) -> Sequence[Incident]:
+    stmt = (
+        select(Incident)
+        .where(Incident.status != RESOLVED)
+        .order_by(col(Incident.severity), col(Incident.id))
+    )
+    return (await session.exec(stmt)).all()
+
+
+async def timeline(
+    session: AsyncSession, incident_id: int, *, offset: int = 0, limit: int | None = None
+) -> Sequence[TimelineEvent]:
+    stmt = (
+        select(TimelineEvent)
+        .where(TimelineEvent.incident_id == incident_id)
+        .order_by(col(TimelineEvent.at), col(TimelineEvent.id))
+        .offset(offset)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return (await session.exec(stmt)).all()
+
+
+async def timeline_count(session: AsyncSession, incident_id: int) -> int:
+    stmt = select(func.count()).where(TimelineEvent.incident_id == incident_id)
+    return (await session.exec(stmt)).one()
+
+
+async def message_event(session: AsyncSession, channel: str, ts: str) -> TimelineEvent | None:
+    stmt = select(TimelineEvent).where(
+        TimelineEvent.slack_channel == channel, TimelineEvent.slack_ts == ts
+    )
+    return (await session.exec(stmt)).first()
+
+
+async def events_of_kind(
+    session: AsyncSession, incident_id: int, kind: str
+) -> Sequence[TimelineEvent]:
+    stmt = (
+        select(TimelineEvent)
+        .where(TimelineEvent.incident_id == incident_id, TimelineEvent.kind == kind)
+        .order_by(col(TimelineEvent.at), col(TimelineEvent.id))
+    )
+    return (await session.exec(stmt)).all()
