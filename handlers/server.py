@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot.clock import Clock
 from bot.services import Services, open_services
 from bot.settings import Settings
+from handlers.auth import BotIdentity
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
@@ -24,11 +26,15 @@ EVENTS_PATH = "/slack/events"
 MAX_BODY = 1024 * 1024
 
 
-def build_bolt_app(services: Services) -> AsyncApp:
+async def build_bolt_app(services: Services) -> AsyncApp:
     settings = services.settings
     secret = settings.slack_signing_secret
+    identity = BotIdentity(services.client)
+    await identity.warm()
     app = AsyncApp(
-        client=services.client,
+        # Token-less: the token comes from `authorize`; listeners' clients share this base URL.
+        client=AsyncWebClient(base_url=settings.slack_api_url, timeout=10, retry_handlers=[]),
+        authorize=identity.authorize_function(),
         signing_secret=secret.get_secret_value() if secret else "",
         request_verification_enabled=not settings.socket_mode,
         logger=logging.getLogger("bolt"),
@@ -92,7 +98,7 @@ async def start_http(
 ) -> Running:
     """Start the bot's HTTP server; port=0 picks a free port (tests)."""
     services = await open_services(settings, clock, outbox_poll=outbox_poll)
-    bolt = build_bolt_app(services)
+    bolt = await build_bolt_app(services)
     runner = web.AppRunner(build_web_app(services, bolt), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, settings.port if port is None else port)
@@ -112,7 +118,7 @@ async def serve(settings: Settings) -> None:
         from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
         services = await open_services(settings)
-        bolt = build_bolt_app(services)
+        bolt = await build_bolt_app(services)
         assert settings.slack_app_token is not None
         handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
         await handler.connect_async()
