@@ -7,7 +7,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -336,7 +336,9 @@ class IncidentService:
                 return None
             if await queries.message_event(session, channel, ts) is not None:
                 return None  # a redelivery of a message already recorded
-            event = self._event(session, incident, self.clock.now(), user, "message", text[:40000])
+            event = self._event(
+                session, incident, self._message_time(ts), user, "message", text[:40000]
+            )
             event.slack_channel, event.slack_ts = channel, ts
             return event
 
@@ -371,6 +373,15 @@ class IncidentService:
         return True
 
     # ---- helpers ---------------------------------------------------------------------------
+
+    def _message_time(self, ts: str) -> datetime:
+        """When the message was sent: its Slack ts, unless that is implausible."""
+        now = self.clock.now()
+        try:
+            sent = datetime.fromtimestamp(float(ts), UTC)
+        except (TypeError, ValueError, OverflowError):
+            return now
+        return sent if abs(now - sent) <= timedelta(days=1) else now
 
     async def _open_for_change(self, session: AsyncSession, incident_id: int) -> Incident:
         incident = await queries.incident(session, incident_id)

@@ -6,12 +6,14 @@ import logging
 from collections.abc import Iterable
 
 REDACTED = "[redacted]"
+MIN_SECRET = 6
 
 
 class SecretFilter(logging.Filter):
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        # Very short values would blank out ordinary words; real secrets are long.
+        self.secrets = sorted({s for s in secrets if len(s) >= MIN_SECRET}, key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:
@@ -36,3 +38,4 @@ def setup(level: str, secrets: Iterable[str]) -> None:
     root.setLevel(level)
     # slack_sdk logs request bodies at DEBUG; keep it quiet unless asked.
     logging.getLogger("slack_sdk").setLevel(max(logging.INFO, root.level))
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -8,6 +8,7 @@ _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
 _CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
 _LINK = re.compile(r"<(https?://[^|>]+)(?:\|([^>]*))?>")
 _SPECIAL = re.compile(r"<!([a-z]+)(?:\^[^|>]*)?(?:\|([^>]*))?>")
+_BOLD = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])")
 _EMOJI_FLAGS = {":pushpin:": "📌", ":white_check_mark:": "✅", ":memo:": "📝", ":warning:": "⚠️"}
 
 
@@ -21,6 +22,7 @@ def slack_to_markdown(text: str) -> str:
     text = _CHANNEL.sub(lambda m: "#" + (m.group(2) or m.group(1)), text)
     text = _LINK.sub(lambda m: f"[{m.group(2)}]({m.group(1)})" if m.group(2) else m.group(1), text)
     text = _SPECIAL.sub(lambda m: "@" + (m.group(2) or m.group(1)), text)
+    text = _BOLD.sub(r"**\1**", text)  # Slack's *bold* is Markdown's **bold**
     for code, emoji in _EMOJI_FLAGS.items():
         text = text.replace(code, emoji)
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -33,8 +33,10 @@ class BotIdentity:
                 raise StartupError(f"SLACK_BOT_TOKEN was rejected by Slack: {error}") from None
             log.warning("auth.test failed at start-up (%s); will retry on first request", error)
         except Exception as exc:  # noqa: BLE001 - network trouble: try again later
-            log.warning("Slack unreachable at start-up (%s); will retry on first request",
-                        type(exc).__name__)
+            log.warning(
+                "Slack unreachable at start-up (%s); will retry on first request",
+                type(exc).__name__,
+            )
 
     async def _load(self) -> AuthorizeResult:
         async with self._lock:
@@ -43,8 +45,11 @@ class BotIdentity:
                 self._result = AuthorizeResult.from_auth_test_response(
                     bot_token=self.client.token, auth_test_response=response
                 )
-                log.info("running as bot user %s in team %s", response.get("user_id"),
-                         response.get("team_id"))
+                log.info(
+                    "running as bot user %s in team %s",
+                    response.get("user_id"),
+                    response.get("team_id"),
+                )
             return self._result
 
     def authorize_function(self) -> Callable[[], Awaitable[AuthorizeResult]]:

@@ -101,8 +101,18 @@ async def test_bad_input_gets_usage_and_creates_nothing(bot):
 async def test_help_and_list(bot):
     response = await bot.sender.command("help")
     text = response.json()["text"]
-    for sub in ("declare", "status", "severity", "note", "commander", "timeline", "resolve",
-                "list", "runbook", "help"):
+    for sub in (
+        "declare",
+        "status",
+        "severity",
+        "note",
+        "commander",
+        "timeline",
+        "resolve",
+        "list",
+        "runbook",
+        "help",
+    ):
         assert f"/incident {sub}" in text
     await declare(bot, "P1 Site down")
     await declare(bot, "P3 Analytics lag")
@@ -119,32 +129,77 @@ async def test_messages_edits_deletes_and_pins_become_timeline(bot):
     async def messages():
         return await events(bot, 1, "message")
 
-    message = {"type": "message", "channel": channel, "user": "UBOB1", "text": "db cpu 100%",
-               "ts": "1773480700.000100"}
+    message = {
+        "type": "message",
+        "channel": channel,
+        "user": "UBOB1",
+        "text": "db cpu 100%",
+        "ts": "1773480700.000100",
+    }
     assert (await bot.sender.event(message, event_id="Ev1")).status_code == 200
     await until(messages, what="the message row")
     # Slack retries: same event_id again, marked as a retry. Recorded once.
     assert (await bot.sender.event(message, event_id="Ev1", retry=1)).status_code == 200
-    await bot.sender.event({"type": "message", "channel": channel, "bot_id": "B1",
-                            "subtype": "bot_message", "text": "bot noise", "ts": "1773480701.1"})
-    await bot.sender.event({"type": "message", "channel": "CGENERAL1", "user": "UBOB1",
-                            "text": "unrelated", "ts": "1773480702.1"})
-    await bot.sender.event({
-        "type": "message", "subtype": "message_changed", "channel": channel,
-        "message": {"ts": "1773480700.000100", "user": "UBOB1", "text": "db cpu 100% (replica)"},
-        "previous_message": {"ts": "1773480700.000100", "text": "db cpu 100%"},
-        "ts": "1773480703.1",
-    })
-    await bot.sender.event({"type": "reaction_added", "user": "UALICE1", "reaction": "pushpin",
-                            "item": {"type": "message", "channel": channel,
-                                     "ts": "1773480700.000100"}})
+    await bot.sender.event(
+        {
+            "type": "message",
+            "channel": channel,
+            "bot_id": "B1",
+            "subtype": "bot_message",
+            "text": "bot noise",
+            "ts": "1773480701.1",
+        }
+    )
+    await bot.sender.event(
+        {
+            "type": "message",
+            "channel": "CGENERAL1",
+            "user": "UBOB1",
+            "text": "unrelated",
+            "ts": "1773480702.1",
+        }
+    )
+    await bot.sender.event(
+        {
+            "type": "message",
+            "subtype": "message_changed",
+            "channel": channel,
+            "message": {
+                "ts": "1773480700.000100",
+                "user": "UBOB1",
+                "text": "db cpu 100% (replica)",
+            },
+            "previous_message": {"ts": "1773480700.000100", "text": "db cpu 100%"},
+            "ts": "1773480703.1",
+        }
+    )
+    await bot.sender.event(
+        {
+            "type": "reaction_added",
+            "user": "UALICE1",
+            "reaction": "pushpin",
+            "item": {"type": "message", "channel": channel, "ts": "1773480700.000100"},
+        }
+    )
     await until(lambda: _first_is(messages, lambda r: r.key and r.history), what="edit + pin")
-    second = {"type": "message", "channel": channel, "user": "UBOB1", "text": "oops",
-              "ts": "1773480704.000100"}
+    second = {
+        "type": "message",
+        "channel": channel,
+        "user": "UBOB1",
+        "text": "oops",
+        "ts": "1773480704.000100",
+    }
     await bot.sender.event(second)
     await until(lambda: _count(messages, 2), what="second message")
-    await bot.sender.event({"type": "message", "subtype": "message_deleted", "channel": channel,
-                            "deleted_ts": "1773480704.000100", "ts": "1773480705.1"})
+    await bot.sender.event(
+        {
+            "type": "message",
+            "subtype": "message_deleted",
+            "channel": channel,
+            "deleted_ts": "1773480704.000100",
+            "ts": "1773480705.1",
+        }
+    )
     await until(lambda: _first_is(messages, lambda r: r.deleted, index=1), what="deletion")
 
     rows = await messages()
@@ -166,11 +221,25 @@ async def _count(fetch, n):
 
 async def test_thread_replies_in_incidents_are_recorded_for_p3(bot):
     inc = await declare(bot, "P3 Email bouncing")
-    await bot.sender.event({"type": "message", "channel": INCIDENTS, "user": "UBOB1",
-                            "text": "top level chatter", "ts": "1773480801.1"})
-    await bot.sender.event({"type": "message", "channel": INCIDENTS, "user": "UBOB1",
-                            "text": "resend is degraded", "ts": "1773480800.1",
-                            "thread_ts": inc.root_ts})
+    await bot.sender.event(
+        {
+            "type": "message",
+            "channel": INCIDENTS,
+            "user": "UBOB1",
+            "text": "top level chatter",
+            "ts": "1773480801.1",
+        }
+    )
+    await bot.sender.event(
+        {
+            "type": "message",
+            "channel": INCIDENTS,
+            "user": "UBOB1",
+            "text": "resend is degraded",
+            "ts": "1773480800.1",
+            "thread_ts": inc.root_ts,
+        }
+    )
     await until(lambda: events(bot, 1, "message"), what="the thread reply")
     rows = await events(bot, 1, "message")
     assert [r.text for r in rows] == ["resend is degraded"]

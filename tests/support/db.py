@@ -31,7 +31,9 @@ async def events(bot: Any, number: int, kind: str | None = None) -> list[Timelin
 
 async def outbox(bot: Any) -> list[OutboxMessage]:
     async with bot.services.db.session() as session:
-        return list((await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all())
+        return list(
+            (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all()
+        )
 
 
 async def drained(bot: Any, timeout: float = 5.0) -> None:

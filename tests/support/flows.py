@@ -24,7 +24,8 @@ def posts_to(slack: Any, channel: str, thread_ts: str | None = None) -> list[Any
     return [
         c
         for c in slack.calls_to("chat.postMessage")
-        if c.args.get("channel") == channel and c.args.get("thread_ts") == thread_ts
+        if c.args.get("channel") == channel
+        and c.args.get("thread_ts") == thread_ts
         and not c.failed
     ]
 
