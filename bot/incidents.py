@@ -11,11 +11,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import outbox
+from bot import timeline
 from bot.clock import Clock
 from bot.commands import MAX_NOTE, MAX_TITLE
 from bot.errors import Conflict, IncidentError, NotFound, NotInIncident
 from bot.postmortem import render as render_postmortem
+from bot.runbooks import RunbookSet
 from bot.severity import Severity, Status
 from bot.similarity import is_similar
 from bot.templates import Templates
@@ -55,10 +56,6 @@ class Page:
     pages: int
 
 
-def lane(incident_id: int) -> str:
-    return f"inc-{incident_id}"
-
-
 class IncidentService:
     def __init__(
         self,
@@ -70,7 +67,7 @@ class IncidentService:
         oncall_backup: str | None,
         templates: Templates,
         wake_outbox: Callable[[], None],
-        known_runbook: Callable[[str], bool] = lambda _id: False,
+        runbooks: RunbookSet,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -79,7 +76,10 @@ class IncidentService:
         self.oncall_backup = oncall_backup
         self.templates = templates
         self.wake_outbox = wake_outbox
-        self.known_runbook = known_runbook
+        self.runbooks = runbooks
+
+    def known_runbook(self, runbook_id: str) -> bool:
+        return runbook_id in self.runbooks
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -138,8 +138,16 @@ class IncidentService:
             raise IncidentError("The title is empty: say what is happening.")
         if len(title) > MAX_TITLE:
             raise IncidentError(f"The title is {len(title)} characters; keep it to {MAX_TITLE}.")
-        if declaration.runbook_id and not self.known_runbook(declaration.runbook_id):
-            raise IncidentError(f"There is no runbook `{escape(declaration.runbook_id)}`.")
+        runbook = None
+        if declaration.runbook_id:
+            runbook = self.runbooks.get(declaration.runbook_id)
+            if runbook is None:
+                raise IncidentError(
+                    f"There is no runbook `{escape(declaration.runbook_id)}`. "
+                    f"Runbooks: {', '.join(self.runbooks.ids())}."
+                )
+        # A breach stays among the people working it, whoever forgot --private.
+        private = declaration.private or bool(runbook and runbook.private)
         now = self.clock.now()
         async with self.db.transaction() as session:
             incident = Incident(
@@ -150,7 +158,7 @@ class IncidentService:
                 declared_by=declaration.declared_by,
                 description=(declaration.description or "").strip() or None,
                 runbook_id=declaration.runbook_id,
-                private=declaration.private,
+                private=private,
                 declared_at=now,
             )
             session.add(incident)
@@ -166,6 +174,16 @@ class IncidentService:
             self._enqueue(session, incident, "refresh_root")
             if declaration.severity.has_channel:
                 self._open_channel(session, incident)
+            if runbook is not None:
+                self._event(
+                    session,
+                    incident,
+                    now,
+                    declaration.declared_by,
+                    "runbook",
+                    f"attached the runbook *{escape(runbook.title)}* (`{runbook.id}`)",
+                )
+                self._enqueue(session, incident, "refresh_runbook")
         self.wake_outbox()
         return incident
 
@@ -406,16 +424,7 @@ class IncidentService:
         text: str,
         data: dict[str, object] | None = None,
     ) -> TimelineEvent:
-        event = TimelineEvent(
-            incident_id=incident.id,  # type: ignore[arg-type]
-            at=at,
-            actor=actor,
-            kind=kind,
-            text=text,
-            data=json.dumps(data) if data else None,
-        )
-        session.add(event)
-        return event
+        return timeline.add_event(session, incident, at, actor, kind, text, data)
 
     def _enqueue(
         self,
@@ -424,30 +433,16 @@ class IncidentService:
         op: str,
         payload: dict[str, object] | None = None,
     ) -> None:
-        outbox.enqueue(
-            session,
-            now=self.clock.now(),
-            lane=lane(incident.id),  # type: ignore[arg-type]
-            op=op,
-            payload=payload,
-            incident_id=incident.id,
-        )
+        timeline.enqueue(session, incident, self.clock.now(), op, payload)
 
     def _announce(self, session: AsyncSession, incident: Incident, event: TimelineEvent) -> None:
-        """Tell the incident's channel (or thread) and mirror the event in #incidents."""
-        self._enqueue(session, incident, "post_event", {"text": _line(event), "to": "incident"})
-        if incident.channel_id or Severity(incident.severity).has_channel:
-            self._enqueue(session, incident, "post_event", {"text": _line(event), "to": "thread"})
+        timeline.announce(session, incident, self.clock.now(), timeline.line(event))
 
     def _refresh_all(self, session: AsyncSession, incident: Incident) -> None:
         self._enqueue(session, incident, "refresh_root")
-        if incident.channel_id or Severity(incident.severity).has_channel:
+        if timeline.has_channel(incident):
             self._enqueue(session, incident, "refresh_header")
             self._enqueue(session, incident, "refresh_topic")
-
-
-def _line(event: TimelineEvent) -> str:
-    return f"`{event.at:%H:%M}` <@{event.actor}> {event.text}"
 
 
 def _clean(value: str | None) -> str | None:

@@ -4,7 +4,7 @@ delivery, from the database, so a refresh always shows the latest state."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -13,12 +13,14 @@ from sqlmodel import select
 
 from bot.naming import channel_name
 from bot.outbox import PENDING, Executor, Job, PermanentError, Superseded
+from bot.runbooks import HttpStep, RunbookSet
 from bot.severity import Severity
 from bot.text import truncate
 from bot.ui import messages
+from bot.ui import runbook as runbook_ui
 from storage import queries
 from storage.db import Database
-from storage.models import Incident, OutboxMessage
+from storage.models import Incident, OutboxMessage, StepRun
 
 log = logging.getLogger(__name__)
 MAX_NAME_ATTEMPTS = 20
@@ -30,10 +32,19 @@ def _error(exc: SlackApiError) -> str | None:
 
 
 class SlackMirror:
-    def __init__(self, db: Database, client: AsyncWebClient, incidents_channel: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        client: AsyncWebClient,
+        incidents_channel: str,
+        runbooks: RunbookSet,
+        approvers: Sequence[str],
+    ) -> None:
         self.db = db
         self.client = client
         self.incidents_channel = incidents_channel
+        self.runbooks = runbooks
+        self.approvers = approvers
 
     def executors(self) -> Mapping[str, Executor]:
         return {
@@ -46,6 +57,9 @@ class SlackMirror:
             "post_event": self.post_event,
             "post_resolved": self.post_resolved,
             "upload_postmortem": self.upload_postmortem,
+            "refresh_runbook": self.refresh_runbook,
+            "post_approval": self.post_approval,
+            "refresh_approval": self.refresh_approval,
         }
 
     async def _incident(self, job: Job) -> Incident:
@@ -226,4 +240,67 @@ class SlackMirror:
             filename=f"INC-{incident.id}-postmortem.md",
             title=f"INC-{incident.id} postmortem draft",
             initial_comment=messages.postmortem_posted(incident)[0],
+        )
+
+    # ---- runbook and approvals ---------------------------------------------------------------
+
+    async def refresh_runbook(self, job: Job) -> None:
+        incident = await self._incident(job)
+        runbook = self.runbooks.get(incident.runbook_id or "")
+        if runbook is None:
+            raise PermanentError(f"runbook {incident.runbook_id!r} is not loaded")
+        place = self._place(incident, "incident")
+        assert place is not None
+        channel, thread_ts = place
+        if incident.runbook_ts is not None and await self._newer_pending(job):
+            raise Superseded
+        async with self.db.session() as session:
+            runs = await queries.latest_runs(session, incident.id)  # type: ignore[arg-type]
+        text, blocks = runbook_ui.runbook_message(incident, runbook, runs)
+        if incident.runbook_ts is None:
+            response = await self.client.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, text=text, blocks=blocks
+            )
+            await self._save(incident.id, runbook_ts=response["ts"])  # type: ignore[arg-type]
+            return
+        await self.client.chat_update(
+            channel=channel, ts=incident.runbook_ts, text=text, blocks=blocks
+        )
+
+    async def _run(self, job: Job) -> tuple[Incident, StepRun, HttpStep]:
+        incident = await self._incident(job)
+        async with self.db.session() as session:
+            run = await session.get(StepRun, int(job.payload["run"]))  # type: ignore[call-overload]
+        runbook = self.runbooks.get(run.runbook_id) if run else None
+        step = runbook.step(run.step_id) if runbook and run else None
+        if run is None or not isinstance(step, HttpStep):
+            raise PermanentError("approval request refers to an unknown run or step")
+        return incident, run, step
+
+    async def post_approval(self, job: Job) -> None:
+        incident, run, step = await self._run(job)
+        if run.approval_ts:
+            return
+        place = self._place(incident, "incident")
+        assert place is not None
+        channel, thread_ts = place
+        text, blocks = runbook_ui.approval_request(incident, step, run, self.approvers)
+        response = await self.client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, text=text, blocks=blocks
+        )
+        async with self.db.transaction() as session:
+            stored = await session.get(StepRun, run.id)
+            if stored is not None:
+                stored.approval_ts = response["ts"]
+                session.add(stored)
+
+    async def refresh_approval(self, job: Job) -> None:
+        incident, run, step = await self._run(job)
+        if not run.approval_ts:
+            return  # the request never made it to Slack; the decision is announced anyway
+        place = self._place(incident, "incident")
+        assert place is not None
+        text, blocks = runbook_ui.approval_decided(incident, step, run)
+        await self.client.chat_update(
+            channel=place[0], ts=run.approval_ts, text=text, blocks=blocks
         )

@@ -6,15 +6,18 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock, SystemClock
 from bot.incidents import IncidentService
 from bot.mirror import SlackMirror
 from bot.outbox import OutboxWorker
+from bot.runbook_runs import RunbookService
 from bot.runbooks import DEFAULT_RUNBOOK_DIR, RunbookLoadError, RunbookSet, load_runbooks
 from bot.settings import Settings
 from bot.startup import StartupError
+from bot.step_executor import DEFAULT_TIMEOUT, StepExecutor, allowed_hosts
 from bot.templates import Templates
 from storage.db import Database, safe_url
 
@@ -30,10 +33,13 @@ class Services:
     templates: Templates
     runbooks: RunbookSet
     incidents: IncidentService
+    runs: RunbookService
     outbox: OutboxWorker
+    http: httpx.AsyncClient
 
     async def close(self) -> None:
         await self.outbox.stop()
+        await self.http.aclose()
         await self.db.close()
 
 
@@ -65,8 +71,13 @@ async def open_services(
     log.info("database ready at %s; %d runbooks loaded", safe_url(db.url), len(runbooks))
     client = web_client(settings)
     templates = Templates(settings.templates_dir)
-    mirror = SlackMirror(db, client, settings.incidents_channel)
+    mirror = SlackMirror(
+        db, client, settings.incidents_channel, runbooks, settings.incident_approvers
+    )
     worker = OutboxWorker(db, clock, mirror.executors(), poll_interval=outbox_poll)
+    values = settings.substitution_values()
+    http = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, follow_redirects=False)
+    executor = StepExecutor(http, values, settings.secret_values(), allowed_hosts(runbooks, values))
     incidents = IncidentService(
         db,
         clock,
@@ -75,10 +86,12 @@ async def open_services(
         oncall_backup=settings.oncall_backup,
         templates=templates,
         wake_outbox=worker.wake,
-        known_runbook=lambda runbook_id: runbook_id in runbooks,
+        runbooks=runbooks,
     )
+    runs = RunbookService(db, clock, runbooks, executor, settings.incident_approvers, worker.wake)
+    await runs.recover()
     await worker.start()
-    return Services(settings, clock, db, client, templates, runbooks, incidents, worker)
+    return Services(settings, clock, db, client, templates, runbooks, incidents, runs, worker, http)
 
 
 def runbooks_dir(settings: Settings) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -31,6 +31,8 @@ class Incident(SQLModel, table=True):
     channel_name: str | None = None
     root_ts: str | None = Field(default=None, index=True)
     header_ts: str | None = None
+    # The posted runbook message (steps as buttons), in the channel or the thread.
+    runbook_ts: str | None = None
     declared_at: datetime = _utc()  # type: ignore[assignment]
     resolved_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
     root_cause: str | None = Field(default=None, sa_column=Column(Text))
@@ -91,3 +93,51 @@ class ProcessedEvent(SQLModel, table=True):
 
     event_id: str = Field(primary_key=True)
     received_at: datetime = _utc()  # type: ignore[assignment]
+
+
+LIVE_STATES = ("awaiting_approval", "approved", "running")
+LIVE_WHERE = "state IN ('awaiting_approval', 'approved', 'running')"
+
+
+class StepRun(SQLModel, table=True):
+    """One press of a runbook step: an action run (with its approval) or a checklist tick.
+
+    `state` moves only by compare-and-set updates, so a double click, a redelivery or two
+    approvers at once cannot run an action twice."""
+
+    __tablename__ = "step_run"
+    __table_args__ = (
+        Index("ix_step_run_incident_step", "incident_id", "step_id", "id"),
+        # At most one live run per step: the database, not a check in Python, refuses the
+        # second of two simultaneous clicks.
+        Index(
+            "uq_step_run_live",
+            "incident_id",
+            "step_id",
+            unique=True,
+            sqlite_where=text(LIVE_WHERE),
+            postgresql_where=text(LIVE_WHERE),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id")
+    runbook_id: str
+    step_id: str
+    kind: str
+    state: str
+    requested_by: str
+    requested_at: datetime = _utc()  # type: ignore[assignment]
+    # User-supplied inputs (never settings or secrets), as JSON text.
+    inputs: str | None = Field(default=None, sa_column=Column(Text))
+    decided_by: str | None = None
+    decided_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    break_glass: bool = False
+    approval_ts: str | None = None
+    started_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    finished_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    http_status: int | None = None
+    elapsed_ms: int | None = None
+    # What is shown to people: status line and chosen fields, already redacted.
+    summary: str | None = Field(default=None, sa_column=Column(Text))

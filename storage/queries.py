@@ -8,7 +8,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Incident, TimelineEvent
+from storage.models import LIVE_STATES, Incident, StepRun, TimelineEvent
 
 RESOLVED = "resolved"
 
@@ -73,4 +73,31 @@ async def events_of_kind(
         .where(TimelineEvent.incident_id == incident_id, TimelineEvent.kind == kind)
         .order_by(col(TimelineEvent.at), col(TimelineEvent.id))
     )
+    return (await session.exec(stmt)).all()
+
+
+async def latest_runs(session: AsyncSession, incident_id: int) -> dict[str, StepRun]:
+    """The newest run of each step of an incident's runbook."""
+    stmt = (
+        select(StepRun)
+        .where(StepRun.incident_id == incident_id)
+        .order_by(col(StepRun.id))
+    )
+    latest: dict[str, StepRun] = {}
+    for run in (await session.exec(stmt)).all():
+        latest[run.step_id] = run
+    return latest
+
+
+async def live_run(session: AsyncSession, incident_id: int, step_id: str) -> StepRun | None:
+    stmt = select(StepRun).where(
+        StepRun.incident_id == incident_id,
+        StepRun.step_id == step_id,
+        col(StepRun.state).in_(LIVE_STATES),
+    )
+    return (await session.exec(stmt)).first()
+
+
+async def runs_in_state(session: AsyncSession, state: str) -> Sequence[StepRun]:
+    stmt = select(StepRun).where(StepRun.state == state).order_by(col(StepRun.id))
     return (await session.exec(stmt)).all()

@@ -1,0 +1,422 @@
+"""Runbooks in an incident: attaching one, pressing its steps, two-person approval.
+
+Every state change of a run is a compare-and-set in the database (`UPDATE … WHERE state = …`),
+so a double click, a retried delivery or two approvers at once change it once, and an action
+runs at most once. The step's request goes out only after its run reached `running`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import timeline
+from bot.clock import Clock
+from bot.errors import Conflict, IncidentError, NotFound
+from bot.runbooks import HttpStep, Runbook, RunbookSet, StatuspageStep, Step
+from bot.severity import Severity, Status
+from bot.step_executor import StepExecutor
+from bot.text import escape, one_line, truncate
+from storage import queries
+from storage.db import Database
+from storage.models import Incident, StepRun
+
+log = logging.getLogger(__name__)
+
+AWAITING, APPROVED, RUNNING = "awaiting_approval", "approved", "running"
+SUCCEEDED, FAILED, DENIED, UNKNOWN = "succeeded", "failed", "denied", "unknown"
+TICKED, UNTICKED = "ticked", "unticked"
+MAX_REASON = 500
+
+
+@dataclass(frozen=True)
+class StepRef:
+    incident: Incident
+    runbook: Runbook
+    step: Step
+
+
+def _hhmm(run_at: Any) -> str:
+    return run_at.strftime("%H:%M UTC") if run_at else "?"
+
+
+class RunbookService:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        runbooks: RunbookSet,
+        executor: StepExecutor,
+        approvers: list[str],
+        wake_outbox: Callable[[], None],
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.runbooks = runbooks
+        self.executor = executor
+        self.approvers = approvers
+        self.wake_outbox = wake_outbox
+
+    # ---- attaching -----------------------------------------------------------------------
+
+    async def attach(self, incident_id: int, runbook_id: str, actor: str) -> Runbook:
+        runbook = self.runbooks.get(runbook_id)
+        if runbook is None:
+            raise IncidentError(
+                f"There is no runbook `{escape(runbook_id)}`. "
+                f"Runbooks: {', '.join(self.runbooks.ids())}."
+            )
+        async with self.db.transaction() as session:
+            incident = await queries.incident(session, incident_id)
+            if incident is None:
+                raise NotFound(f"There is no incident INC-{incident_id}.")
+            if incident.status == Status.RESOLVED.value:
+                raise Conflict(f"INC-{incident_id} is already resolved.")
+            if incident.runbook_id == runbook_id:
+                raise Conflict(f"INC-{incident_id} already has the `{runbook_id}` runbook.")
+            incident.runbook_id = runbook_id
+            incident.runbook_ts = None  # a new message for the new runbook
+            incident.version += 1
+            session.add(incident)
+            self._event(
+                session,
+                incident,
+                actor,
+                "runbook",
+                f"attached the runbook *{escape(runbook.title)}* (`{runbook.id}`)",
+            )
+            self._enqueue(session, incident, "refresh_runbook")
+        self.wake_outbox()
+        return runbook
+
+    async def resolve_step(self, incident_id: int, step_id: str) -> StepRef:
+        async with self.db.session() as session:
+            incident = await queries.incident(session, incident_id)
+        if incident is None:
+            raise NotFound(f"There is no incident INC-{incident_id}.")
+        if incident.status == Status.RESOLVED.value:
+            raise Conflict(f"INC-{incident_id} is resolved; its runbook is read-only now.")
+        runbook = self.runbooks.get(incident.runbook_id or "")
+        step = runbook.step(step_id) if runbook else None
+        if runbook is None or step is None:
+            raise Conflict("This runbook message is out of date: the step is no longer attached.")
+        return StepRef(incident, runbook, step)
+
+    # ---- pressing a step -------------------------------------------------------------------
+
+    async def request(
+        self, ref: StepRef, actor: str, inputs: Mapping[str, object] | None = None
+    ) -> StepRun:
+        """Run an action now, or ask for approval when the runbook says it is dangerous."""
+        step = ref.step
+        if not isinstance(step, HttpStep | StatuspageStep):
+            raise IncidentError(f"*{escape(step.label)}* is not something the bot runs.")
+        needs_approval = isinstance(step, HttpStep) and step.needs_approval
+        now = self.clock.now()
+        run = StepRun(
+            incident_id=ref.incident.id,  # type: ignore[arg-type]
+            runbook_id=ref.runbook.id,
+            step_id=step.id,
+            kind=step.kind,
+            state=AWAITING if needs_approval else APPROVED,
+            requested_by=actor,
+            requested_at=now,
+            inputs=json.dumps(dict(inputs)) if inputs else None,
+        )
+        try:
+            async with self.db.transaction() as session:
+                session.add(run)
+                await session.flush()
+                if needs_approval:
+                    self._event(
+                        session,
+                        ref.incident,
+                        actor,
+                        "approval",
+                        f"asked for approval to run *{escape(step.label)}*",
+                        {"run": run.id, "state": AWAITING},
+                    )
+                    self._enqueue(session, ref.incident, "post_approval", {"run": run.id})
+                self._enqueue(session, ref.incident, "refresh_runbook")
+        except IntegrityError:
+            raise await self._busy(ref) from None
+        self.wake_outbox()
+        if needs_approval:
+            return run
+        return await self._execute(run.id, ref)  # type: ignore[arg-type]
+
+    async def _busy(self, ref: StepRef) -> Conflict:
+        async with self.db.session() as session:
+            live = await queries.live_run(session, ref.incident.id, ref.step.id)  # type: ignore[arg-type]
+        if live is None:
+            return Conflict("Someone pressed this at the same moment; try again.")
+        what = {
+            AWAITING: "is waiting for approval",
+            APPROVED: "is about to run",
+            RUNNING: "is running",
+        }[live.state]
+        return Conflict(
+            f"*{escape(ref.step.label)}* {what} (requested by <@{live.requested_by}> at "
+            f"{_hhmm(live.requested_at)})."
+        )
+
+    async def tick(self, ref: StepRef, actor: str) -> StepRun:
+        """Tick a checklist item, or untick it if it is ticked."""
+        async with self.db.transaction() as session:
+            latest = (await queries.latest_runs(session, ref.incident.id)).get(ref.step.id)  # type: ignore[arg-type]
+            state = UNTICKED if latest is not None and latest.state == TICKED else TICKED
+            run = StepRun(
+                incident_id=ref.incident.id,  # type: ignore[arg-type]
+                runbook_id=ref.runbook.id,
+                step_id=ref.step.id,
+                kind=ref.step.kind,
+                state=state,
+                requested_by=actor,
+                requested_at=self.clock.now(),
+            )
+            session.add(run)
+            verb = ":ballot_box_with_check: ticked" if state == TICKED else "unticked"
+            self._event(session, ref.incident, actor, "check", f"{verb} *{escape(ref.step.label)}*")
+            self._enqueue(session, ref.incident, "refresh_runbook")
+        self.wake_outbox()
+        return run
+
+    # ---- deciding --------------------------------------------------------------------------
+
+    async def _run_for_decision(self, run_id: int) -> tuple[StepRun, StepRef]:
+        async with self.db.session() as session:
+            run = await session.get(StepRun, run_id)
+        if run is None:
+            raise NotFound("That approval request no longer exists.")
+        if run.state != AWAITING:
+            raise self._decided(run)
+        ref = await self.resolve_step(run.incident_id, run.step_id)
+        return run, ref
+
+    def _decided(self, run: StepRun) -> Conflict:
+        who = f"<@{run.decided_by}>" if run.decided_by else "someone"
+        verb = {
+            APPROVED: "approved",
+            RUNNING: "approved",
+            SUCCEEDED: "approved",
+            FAILED: "approved",
+            UNKNOWN: "approved",
+            DENIED: "denied",
+        }.get(run.state, run.state)
+        if run.break_glass:
+            verb, who = "run with break glass", f"<@{run.requested_by}>"
+        return Conflict(f"Already {verb} by {who} at {_hhmm(run.decided_at)}.")
+
+    def _check_approver(self, run: StepRun, user: str, verb: str) -> None:
+        if not self.approvers:
+            raise IncidentError(
+                f"Nobody may {verb}: no approvers are configured (INCIDENT_APPROVERS)."
+            )
+        if user == run.requested_by:
+            raise IncidentError(f"You asked for this; someone else must {verb} it.")
+        if user not in self.approvers:
+            names = ", ".join(f"<@{a}>" for a in self.approvers)
+            raise IncidentError(f"Only approvers may {verb} dangerous actions: {names}.")
+
+    async def approve(self, run_id: int, user: str) -> StepRun:
+        run, ref = await self._run_for_decision(run_id)
+        self._check_approver(run, user, "approve")
+        await self._decide(
+            run,
+            ref,
+            user,
+            APPROVED,
+            f"approved *{escape(ref.step.label)}* (asked by <@{run.requested_by}>)",
+        )
+        return await self._execute(run_id, ref)
+
+    async def deny(self, run_id: int, user: str) -> StepRun:
+        run, ref = await self._run_for_decision(run_id)
+        self._check_approver(run, user, "deny")
+        return await self._decide(
+            run,
+            ref,
+            user,
+            DENIED,
+            f"denied *{escape(ref.step.label)}* (asked by <@{run.requested_by}>)",
+        )
+
+    async def break_glass(self, run_id: int, user: str, reason: str) -> StepRun:
+        reason = one_line(reason)
+        run, ref = await self._run_for_decision(run_id)
+        if user != run.requested_by:
+            raise IncidentError("Only the person who asked may break glass on their request.")
+        if Severity(ref.incident.severity) is not Severity.P1:
+            raise IncidentError("Break glass is for P1 incidents only; this one needs approval.")
+        if not reason:
+            raise IncidentError("Breaking glass needs a reason.")
+        await self._decide(
+            run,
+            ref,
+            user,
+            APPROVED,
+            f":rotating_light: broke glass to run *{escape(ref.step.label)}* without approval. "
+            f"Reason: {escape(truncate(reason, MAX_REASON))}",
+            reason=truncate(reason, MAX_REASON),
+            break_glass=True,
+        )
+        return await self._execute(run_id, ref)
+
+    async def _decide(
+        self, run: StepRun, ref: StepRef, user: str, state: str, text: str, **extra: object
+    ) -> StepRun:
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            changed = await _cas(
+                session,
+                run.id,
+                AWAITING,
+                state=state,
+                decided_by=user,  # type: ignore[arg-type]
+                decided_at=now,
+                **extra,
+            )
+            if not changed:
+                fresh = await session.get(StepRun, run.id)
+                raise self._decided(fresh or run)
+            self._event(
+                session, ref.incident, user, "approval", text, {"run": run.id, "state": state}
+            )
+            self._announce(session, ref.incident, text, user)
+            self._enqueue(session, ref.incident, "refresh_approval", {"run": run.id})
+            self._enqueue(session, ref.incident, "refresh_runbook")
+        self.wake_outbox()
+        return await self._get(run.id)  # type: ignore[arg-type]
+
+    # ---- running ---------------------------------------------------------------------------
+
+    async def _execute(self, run_id: int, ref: StepRef) -> StepRun:
+        async with self.db.transaction() as session:
+            if not await _cas(
+                session, run_id, APPROVED, state=RUNNING, started_at=self.clock.now()
+            ):
+                return await self._get(run_id)
+        run = await self._get(run_id)
+        step = ref.step
+        assert isinstance(step, HttpStep | StatuspageStep)
+        inputs = json.loads(run.inputs) if run.inputs else {}
+        try:
+            outcome = await self.executor.run(step, inputs)
+        except Exception:
+            log.exception("step %s of INC-%s crashed", step.id, ref.incident.id)
+            ok, summary, status, elapsed = (
+                False,
+                "the bot failed while running it (logged)",
+                None,
+                None,
+            )
+        else:
+            ok, summary, status, elapsed = (
+                outcome.ok,
+                outcome.summary,
+                outcome.http_status,
+                outcome.elapsed_ms,
+            )
+        async with self.db.transaction() as session:
+            await _cas(
+                session,
+                run_id,
+                RUNNING,
+                state=SUCCEEDED if ok else FAILED,
+                finished_at=self.clock.now(),
+                summary=summary,
+                http_status=status,
+                elapsed_ms=elapsed,
+            )
+            mark = ":white_check_mark:" if ok else ":x:"
+            verb = "ran" if ok else "ran (failed)"
+            text = f"{mark} {verb} *{escape(step.label)}*: {escape(summary)}"
+            self._event(
+                session, ref.incident, run.requested_by, "action", text, {"run": run_id, "ok": ok}
+            )
+            self._announce(session, ref.incident, text, run.requested_by)
+            self._enqueue(session, ref.incident, "refresh_runbook")
+        self.wake_outbox()
+        return await self._get(run_id)
+
+    async def recover(self) -> int:
+        """Runs that were in flight when the bot died: their outcome is unknown, and they are
+        not run again by themselves (the action may or may not have happened)."""
+        count = 0
+        async with self.db.transaction() as session:
+            for run in await queries.runs_in_state(session, RUNNING):
+                if not await _cas(
+                    session,
+                    run.id,
+                    RUNNING,
+                    state=UNKNOWN,  # type: ignore[arg-type]
+                    finished_at=self.clock.now(),
+                    summary="outcome unknown: the bot stopped while it ran",
+                ):
+                    continue
+                incident = await queries.incident(session, run.incident_id)
+                if incident is None:
+                    continue
+                runbook = self.runbooks.get(run.runbook_id)
+                step = runbook.step(run.step_id) if runbook else None
+                label = step.label if step else run.step_id
+                text = (
+                    f":grey_question: *{escape(label)}*: outcome unknown — the bot stopped "
+                    "while it ran. Check before running it again."
+                )
+                self._event(session, incident, "bot", "action", text, {"run": run.id})
+                self._announce(session, incident, text, run.requested_by)
+                self._enqueue(session, incident, "refresh_runbook")
+                count += 1
+        if count:
+            log.warning("%d runbook action(s) were interrupted; reported as outcome unknown", count)
+            self.wake_outbox()
+        return count
+
+    # ---- helpers ---------------------------------------------------------------------------
+
+    async def _get(self, run_id: int) -> StepRun:
+        async with self.db.session() as session:
+            run = await session.get(StepRun, run_id)
+        assert run is not None
+        return run
+
+    def _event(
+        self,
+        session: AsyncSession,
+        incident: Incident,
+        actor: str,
+        kind: str,
+        text: str,
+        data: dict[str, object] | None = None,
+    ) -> None:
+        timeline.add_event(session, incident, self.clock.now(), actor, kind, text, data)
+
+    def _enqueue(
+        self,
+        session: AsyncSession,
+        incident: Incident,
+        op: str,
+        payload: dict[str, object] | None = None,
+    ) -> None:
+        timeline.enqueue(session, incident, self.clock.now(), op, payload)
+
+    def _announce(self, session: AsyncSession, incident: Incident, text: str, actor: str) -> None:
+        line = f"`{self.clock.now():%H:%M}` <@{actor}> {text}"
+        timeline.announce(session, incident, self.clock.now(), line)
+
+
+async def _cas(session: AsyncSession, run_id: int, expected: str, **values: object) -> bool:
+    result = await session.exec(
+        update(StepRun)  # type: ignore[call-overload]
+        .where(col(StepRun.id) == run_id, col(StepRun.state) == expected)
+        .values(**values)
+    )
+    return result.rowcount == 1

@@ -1,0 +1,72 @@
+"""Writing to an incident's timeline and queueing the Slack writes that show it, inside the
+caller's transaction. Shared by every service that changes an incident."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import outbox
+from bot.severity import Severity
+from storage.models import Incident, TimelineEvent
+
+
+def lane(incident_id: int) -> str:
+    """Slack writes of one incident are delivered in order, on their own lane."""
+    return f"inc-{incident_id}"
+
+
+def add_event(
+    session: AsyncSession,
+    incident: Incident,
+    at: datetime,
+    actor: str,
+    kind: str,
+    text: str,
+    data: dict[str, object] | None = None,
+) -> TimelineEvent:
+    event = TimelineEvent(
+        incident_id=incident.id,  # type: ignore[arg-type]
+        at=at,
+        actor=actor,
+        kind=kind,
+        text=text,
+        data=json.dumps(data) if data else None,
+    )
+    session.add(event)
+    return event
+
+
+def enqueue(
+    session: AsyncSession,
+    incident: Incident,
+    now: datetime,
+    op: str,
+    payload: dict[str, object] | None = None,
+) -> None:
+    outbox.enqueue(
+        session,
+        now=now,
+        lane=lane(incident.id),  # type: ignore[arg-type]
+        op=op,
+        payload=payload,
+        incident_id=incident.id,
+    )
+
+
+def has_channel(incident: Incident) -> bool:
+    """Has, or is about to get, its own channel."""
+    return bool(incident.channel_id) or Severity(incident.severity).has_channel
+
+
+def announce(session: AsyncSession, incident: Incident, now: datetime, line: str) -> None:
+    """Tell the incident's channel (or its thread) and mirror the line in #incidents."""
+    enqueue(session, incident, now, "post_event", {"text": line, "to": "incident"})
+    if has_channel(incident):
+        enqueue(session, incident, now, "post_event", {"text": line, "to": "thread"})
+
+
+def line(event: TimelineEvent) -> str:
+    return f"`{event.at:%H:%M}` <@{event.actor}> {event.text}"
