@@ -23,6 +23,7 @@ from bot.errors import Conflict, IncidentError, NotFound
 from bot.runbooks import HttpStep, Runbook, RunbookSet, StatuspageStep, Step
 from bot.severity import Severity, Status
 from bot.step_executor import StepExecutor
+from bot.templates import Templates
 from bot.text import escape, one_line, truncate
 from storage import queries
 from storage.db import Database
@@ -56,6 +57,8 @@ class RunbookService:
         executor: StepExecutor,
         approvers: list[str],
         wake_outbox: Callable[[], None],
+        templates: Templates,
+        template_fields: Mapping[str, object],
     ) -> None:
         self.db = db
         self.clock = clock
@@ -63,6 +66,8 @@ class RunbookService:
         self.executor = executor
         self.approvers = approvers
         self.wake_outbox = wake_outbox
+        self.templates = templates
+        self.template_fields = template_fields
 
     # ---- attaching -----------------------------------------------------------------------
 
@@ -108,6 +113,49 @@ class RunbookService:
         if runbook is None or step is None:
             raise Conflict("This runbook message is out of date: the step is no longer attached.")
         return StepRef(incident, runbook, step)
+
+    def initial_inputs(self, ref: StepRef) -> dict[str, object]:
+        """What the step's form starts with: its template rendered, else its default."""
+        step = ref.step
+        assert isinstance(step, HttpStep)
+        values: dict[str, object] = {}
+        for spec in step.inputs:
+            if spec.template:
+                values[spec.name] = self.templates.render(
+                    f"{spec.template}.txt.j2",
+                    incident={
+                        "id": ref.incident.id,
+                        "title": ref.incident.title,
+                        "severity": ref.incident.severity,
+                        "status": ref.incident.status,
+                    },
+                    **self.template_fields,
+                ).strip()
+            else:
+                values[spec.name] = spec.default
+        return values
+
+    def check_inputs(self, ref: StepRef, inputs: Mapping[str, object]) -> dict[str, str]:
+        """Problems with submitted inputs, by input name (empty when all is well)."""
+        step = ref.step
+        assert isinstance(step, HttpStep)
+        problems: dict[str, str] = {}
+        for spec in step.inputs:
+            value = inputs.get(spec.name)
+            if spec.type != "boolean" and spec.required and not str(value or "").strip():
+                problems[spec.name] = f"{spec.label} is required."
+            elif isinstance(value, str) and len(value) > 3000:
+                problems[spec.name] = "Keep it to 3,000 characters."
+        return problems
+
+    async def check_break_glass(self, run_id: int, user: str) -> tuple[StepRun, StepRef]:
+        """Whether `user` may break glass on this request now; raises with the reason if not."""
+        run, ref = await self._run_for_decision(run_id)
+        if user != run.requested_by:
+            raise IncidentError("Only the person who asked may break glass on their request.")
+        if Severity(ref.incident.severity) is not Severity.P1:
+            raise IncidentError("Break glass is for P1 incidents only; this one needs approval.")
+        return run, ref
 
     # ---- pressing a step -------------------------------------------------------------------
 
@@ -159,8 +207,8 @@ class RunbookService:
             return Conflict("Someone pressed this at the same moment; try again.")
         what = {
             AWAITING: "is waiting for approval",
-            APPROVED: "is about to run",
-            RUNNING: "is running",
+            APPROVED: "is already running",
+            RUNNING: "is already running",
         }[live.state]
         return Conflict(
             f"*{escape(ref.step.label)}* {what} (requested by <@{live.requested_by}> at "
@@ -250,11 +298,7 @@ class RunbookService:
 
     async def break_glass(self, run_id: int, user: str, reason: str) -> StepRun:
         reason = one_line(reason)
-        run, ref = await self._run_for_decision(run_id)
-        if user != run.requested_by:
-            raise IncidentError("Only the person who asked may break glass on their request.")
-        if Severity(ref.incident.severity) is not Severity.P1:
-            raise IncidentError("Break glass is for P1 incidents only; this one needs approval.")
+        run, ref = await self.check_break_glass(run_id, user)
         if not reason:
             raise IncidentError("Breaking glass needs a reason.")
         await self._decide(

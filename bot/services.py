@@ -77,7 +77,13 @@ async def open_services(
     worker = OutboxWorker(db, clock, mirror.executors(), poll_interval=outbox_poll)
     values = settings.substitution_values()
     http = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, follow_redirects=False)
-    executor = StepExecutor(http, values, settings.secret_values(), allowed_hosts(runbooks, values))
+    executor = StepExecutor(
+        http,
+        values,
+        settings.secret_values(),
+        allowed_hosts(runbooks, values),
+        timeout=settings.action_timeout,
+    )
     incidents = IncidentService(
         db,
         clock,
@@ -88,7 +94,16 @@ async def open_services(
         wake_outbox=worker.wake,
         runbooks=runbooks,
     )
-    runs = RunbookService(db, clock, runbooks, executor, settings.incident_approvers, worker.wake)
+    runs = RunbookService(
+        db,
+        clock,
+        runbooks,
+        executor,
+        settings.incident_approvers,
+        worker.wake,
+        templates,
+        {"product": settings.product_name, "status_page_url": settings.status_page_url},
+    )
     await runs.recover()
     await worker.start()
     return Services(settings, clock, db, client, templates, runbooks, incidents, runs, worker, http)

@@ -40,10 +40,14 @@ class Settings(BaseSettings):
     service_url: str = DEFAULT_SERVICE_URL
     runbooks_dir: Path = Path("runbooks")
     templates_dir: Path | None = None
+    product_name: str = "BuildFlow AI"
+    status_page_url: str | None = None
     cron_secret: SecretStr | None = None
     anthropic_api_key: SecretStr | None = None
     admin_session_cookie: SecretStr | None = None
     port: int = Field(default=3000, ge=1, le=65535)
+    # Seconds a runbook action may take before it is reported as timed out.
+    action_timeout: float = Field(default=10.0, gt=0, le=120)
     log_level: str = "INFO"
 
     @field_validator("incident_approvers", mode="before")

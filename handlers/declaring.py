@@ -8,6 +8,7 @@ from bot.incidents import Declaration
 from bot.services import Services
 from bot.severity import Severity
 from bot.ui import messages
+from bot.ui import runbook as runbook_ui
 
 # Slack caps a button value at 2000 characters; the description is cut to stay inside it.
 _DESCRIPTION_IN_BUTTON = 1200
@@ -44,4 +45,15 @@ async def declare_or_ask(
         if similar is not None:
             return messages.similar_prompt(similar, to_button_value(declaration))
     incident = await services.incidents.declare(declaration)
-    return messages.declared(incident, services.settings.incidents_channel)
+    text, blocks = messages.declared(incident, services.settings.incidents_channel)
+    suggested = None if incident.runbook_id else services.runbooks.suggest(incident.title)
+    if suggested is not None:
+        text += f"\nSuggested runbook: {suggested.title} (`{suggested.id}`)."
+        blocks = [
+            *blocks,
+            *messages.info_message(f"Suggested runbook: *{suggested.title}* (`{suggested.id}`).")[
+                1
+            ],
+            runbook_ui.suggest_button(incident.id, suggested),  # type: ignore[arg-type]
+        ]
+    return text, blocks

@@ -78,11 +78,7 @@ async def events_of_kind(
 
 async def latest_runs(session: AsyncSession, incident_id: int) -> dict[str, StepRun]:
     """The newest run of each step of an incident's runbook."""
-    stmt = (
-        select(StepRun)
-        .where(StepRun.incident_id == incident_id)
-        .order_by(col(StepRun.id))
-    )
+    stmt = select(StepRun).where(StepRun.incident_id == incident_id).order_by(col(StepRun.id))
     latest: dict[str, StepRun] = {}
     for run in (await session.exec(stmt)).all():
         latest[run.step_id] = run

@@ -96,3 +96,43 @@ async def start_bot(
 @pytest.fixture
 async def bot(start_bot: Callable[..., Any]) -> Bot:
     return await start_bot()
+
+
+CRON_SECRET = "cron-secret-5b1e9d"
+COOKIE_VALUE = "sess-tok-91c4aa7e"
+ADMIN_COOKIE = f"next-auth.session-token={COOKIE_VALUE}"
+ANTHROPIC_KEY = "sk-ant-test-3f9c2d"
+APPROVERS = ("UAPPROVER1", "UAPPROVER2")
+STATUS_PAGES = ("vercel", "supabase", "upstash", "stripe", "anthropic")
+
+
+@pytest.fixture
+async def target(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
+    """The service the runbooks act on (and the status pages and Anthropic), faked locally."""
+    from tests.fakes.target_service import FakeTarget
+
+    fake = FakeTarget(
+        expected_cookie=ADMIN_COOKIE, cron_secret=CRON_SECRET, anthropic_key=ANTHROPIC_KEY
+    )
+    await fake.start()
+    # Runbook URLs name these with the real services as defaults; point them at the fake.
+    for name in STATUS_PAGES:
+        monkeypatch.setenv(f"STATUS_{name.upper()}_URL", fake.status_page_url(name))
+    monkeypatch.setenv("ANTHROPIC_API_URL", fake.url)
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def ops_bot(start_bot: Callable[..., Any], target: Any) -> Bot:
+    """A bot wired to the fake target, with secrets and approvers set."""
+    bot = await start_bot(
+        service_url=target.url,
+        cron_secret=CRON_SECRET,
+        admin_session_cookie=ADMIN_COOKIE,
+        anthropic_api_key=ANTHROPIC_KEY,
+        incident_approvers=",".join(APPROVERS),
+        action_timeout=0.5,
+    )
+    bot.target = target  # type: ignore[attr-defined]
+    return bot

@@ -48,9 +48,15 @@ def incident_ref(incident: Incident) -> str:
     return f"INC-{incident.id}"
 
 
-def _headline(incident: Incident) -> str:
+def public_title(incident: Incident) -> str:
+    """The title as shown outside the incident: private incidents keep theirs to themselves."""
+    return "private incident" if incident.private else incident.title
+
+
+def _headline(incident: Incident, *, inside: bool = False) -> str:
     severity = Severity(incident.severity)
-    return truncate(f"{incident_ref(incident)} · {severity.value} · {incident.title}", HEADER_LIMIT)
+    title = incident.title if inside else public_title(incident)
+    return truncate(f"{incident_ref(incident)} · {severity.value} · {title}", HEADER_LIMIT)
 
 
 def _where(incident: Incident) -> str:
@@ -66,14 +72,14 @@ def root_message(incident: Incident) -> Message:
     severity = Severity(incident.severity)
     status = Status(incident.status)
     text = (
-        f"{severity.emoji} {incident_ref(incident)} {severity.value}: {incident.title}"
+        f"{severity.emoji} {incident_ref(incident)} {severity.value}: {public_title(incident)}"
         f" — {status.label}"
     )
     fields = [
         f"*Status:* {status.label}",
         f"*Severity:* {severity.label}",
         f"*Commander:* {fmt.user(incident.commander_id)}",
-        f"*Where:* {_where(incident)}",
+        f"*Where:* {'a private channel' if incident.private else _where(incident)}",
     ]
     blocks: list[Block] = [
         HeaderBlock(text=_headline(incident)),
@@ -98,7 +104,10 @@ def header_message(incident: Incident) -> Message:
     ]
     if incident.runbook_id:
         lines.append(f"*Runbook:* `{incident.runbook_id}`")
-    blocks: list[Block] = [HeaderBlock(text=_headline(incident)), _section("\n".join(lines))]
+    blocks: list[Block] = [
+        HeaderBlock(text=_headline(incident, inside=True)),
+        _section("\n".join(lines)),
+    ]
     if incident.description:
         blocks.append(_section(safe(incident.description, SECTION_LIMIT)))
     blocks.append(
@@ -170,7 +179,7 @@ def open_incidents(incidents: Sequence[Incident], now: datetime) -> Message:
         blocks.append(
             _section(
                 f"{severity.emoji} *{incident_ref(incident)}* {severity.value} · "
-                f"{safe(incident.title, 200)}\n"
+                f"{safe(public_title(incident), 200)}\n"
                 f"{Status(incident.status).label} · commander {fmt.user(incident.commander_id)} · "
                 f"{_where(incident)} · open {fmt.duration(now - incident.declared_at)}"
             )

@@ -186,11 +186,12 @@ def approval_decided(incident: Incident, step: HttpStep, run: StepRun) -> Messag
         verdict = f":no_entry_sign: Denied by <@{run.decided_by}> at {hhmm(run.decided_at)}"
     else:
         verdict = f":white_check_mark: Approved by <@{run.decided_by}> at {hhmm(run.decided_at)}"
-    text = (
+    body = (
         f":lock: <@{run.requested_by}> asked to run *{escape(step.label)}* on "
         f"INC-{incident.id}.\n{verdict}"
     )
-    return text, [SectionBlock(text=MarkdownTextObject(text=truncate(text, 3000))).to_dict()]
+    text = f"Approval decided: {step.label} (INC-{incident.id}). {verdict}"
+    return text, [SectionBlock(text=MarkdownTextObject(text=truncate(body, 3000))).to_dict()]
 
 
 def _input_block(spec: StepInput, initial: object) -> InputBlock:

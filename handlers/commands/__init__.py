@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.commands import CommandError, help_text, parse
 from bot.services import Services
 from bot.ui import messages
-from handlers.commands import changes, declare, resolve, show
+from handlers.commands import changes, declare, resolve, runbook, show
 from handlers.commands.invocation import Invocation
 from handlers.replies import guarded
 
@@ -22,6 +22,7 @@ HANDLERS: dict[str, Handler] = {
     "note": changes.note,
     "commander": changes.commander,
     "resolve": resolve.run,
+    "runbook": runbook.run,
     "timeline": show.timeline,
     "list": show.list_open,
 }

@@ -12,11 +12,14 @@ from handlers.declaring import declare_or_ask
 async def run(inv: Invocation) -> None:
     args = inv.command.args
     if args["form"]:
+        runbooks = inv.services.runbooks
+        suggested = runbooks.suggest(str(args["title"])) if args["title"] else None
         await inv.client.views_open(
             trigger_id=inv.trigger_id,
             view=modals.declare_modal(
                 title=str(args["title"]),
-                runbook=args["runbook"],  # type: ignore[arg-type]
+                runbooks=[(r.id, r.title) for r in runbooks],
+                runbook=args["runbook"] or (suggested.id if suggested else None),  # type: ignore[arg-type]
                 private=bool(args["private"]),
                 channel_id=inv.channel_id,
             ),

@@ -171,3 +171,30 @@ async def test_mentions_in_titles_cannot_ping_anyone(bot):
     note = posts_to(bot.slack, INCIDENTS, incident.root_ts)[-1].args["text"]
     assert "&lt;!here&gt;" in note and "<!here>" not in note
     assert incident.title == "<!channel> hi <@U999> & co"
+
+
+async def test_form_offers_runbooks_with_a_suggestion_and_declaring_attaches_it(bot):
+    await bot.sender.command("declare Suspected data breach, unauthorized access")
+    view = (await bot.slack.wait_for("views.open"))[0].args["view"]
+    runbook_block = next(b for b in view["blocks"] if b["block_id"] == "runbook")
+    options = [o["value"] for o in runbook_block["element"]["options"]]
+    assert len(options) == 8 and "site-down" in options
+    assert runbook_block["element"]["initial_option"]["value"] == "data-breach"
+    await bot.sender.submit_view(
+        view,
+        {
+            "title": text_value("Suspected data breach"),
+            "severity": select_value("P1"),
+            "runbook": select_value("data-breach"),
+        },
+    )
+    await bot.slack.wait_for("chat.postEphemeral")
+    await drained(bot)
+    [incident] = await incidents(bot)
+    assert incident.runbook_id == "data-breach" and incident.runbook_ts
+    assert incident.private is True
+    create = bot.slack.calls_to("conversations.create")[0].args
+    assert create["is_private"] in (True, "true", "1")
+    # #incidents learns of a private incident, not its details.
+    root = posts_to(bot.slack, INCIDENTS)[0]
+    assert "breach" not in (root.args["text"] + block_text(root.args["blocks"])).lower()
