@@ -38,6 +38,14 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("runbook", "runbook [<id>]", "show the runbook, or attach one", True),
     Subcommand("timeline", "timeline [<page>]", "show the timeline (only you see it)", True),
     Subcommand("resolve", "resolve", "resolve: root cause and impact in a form", True),
+    Subcommand("ack", "ack", "acknowledge the page (stops the escalation clock)", True),
+    Subcommand("update", "update", "post a status update (a form, prefilled)", True),
+    Subcommand("clocks", "clocks", "show the running clocks and when they are due", True),
+    Subcommand("notified", "notified", "record that breach victims were notified (GDPR)", True),
+    Subcommand(
+        "postmortem", "postmortem [done]", "show the postmortem draft, or mark it shared", True
+    ),
+    Subcommand("reopen", "reopen", "reopen a resolved incident (restarts its clocks)", True),
     Subcommand("list", "list", "list open incidents"),
     Subcommand("help", "help [<subcommand>]", "show this help"),
 )
@@ -215,6 +223,14 @@ def _none(name: str):  # noqa: ANN202 - small factory
     return parse_none
 
 
+def _postmortem(rest: list[str]) -> dict[str, object]:
+    if not rest:
+        return {"done": False}
+    if len(rest) == 1 and rest[0].lower() == "done":
+        return {"done": True}
+    raise CommandError("`postmortem` takes nothing, or `done`.", usage_of("postmortem"))
+
+
 def _help(rest: list[str]) -> dict[str, object]:
     return {"topic": rest[0].lower() if rest else None}
 
@@ -228,6 +244,12 @@ _PARSERS = {
     "runbook": _runbook,
     "timeline": _timeline,
     "resolve": _none("resolve"),
+    "ack": _none("ack"),
+    "update": _none("update"),
+    "clocks": _none("clocks"),
+    "notified": _none("notified"),
+    "reopen": _none("reopen"),
+    "postmortem": _postmortem,
     "list": _none("list"),
     "help": _help,
 }

@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import timeline
 from bot.clock import Clock
+from bot.clocks import ClockPlanner
 from bot.commands import MAX_NOTE, MAX_TITLE
 from bot.errors import Conflict, IncidentError, NotFound, NotInIncident
 from bot.postmortem import render as render_postmortem
@@ -36,6 +37,8 @@ class Declaration:
     description: str | None = None
     runbook_id: str | None = None
     private: bool = False
+    # When the problem was first detected (breaches start their GDPR clock from it).
+    detected_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class IncidentService:
         templates: Templates,
         wake_outbox: Callable[[], None],
         runbooks: RunbookSet,
+        planner: ClockPlanner,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -77,6 +81,7 @@ class IncidentService:
         self.templates = templates
         self.wake_outbox = wake_outbox
         self.runbooks = runbooks
+        self.planner = planner
 
     def known_runbook(self, runbook_id: str) -> bool:
         return runbook_id in self.runbooks
@@ -184,6 +189,18 @@ class IncidentService:
                     f"attached the runbook *{escape(runbook.title)}* (`{runbook.id}`)",
                 )
                 self._enqueue(session, incident, "refresh_runbook")
+            detected = declaration.detected_at
+            if detected is not None and detected < now:
+                self._event(
+                    session,
+                    incident,
+                    detected,
+                    declaration.declared_by,
+                    "detected",
+                    "first detected",
+                )
+            gdpr_from = (detected or now) if runbook and runbook.starts_gdpr_clock else None
+            self.planner.on_declare(session, incident, now, gdpr_from)
         self.wake_outbox()
         return incident
 
@@ -229,6 +246,7 @@ class IncidentService:
                 self._open_channel(session, incident)
             self._announce(session, incident, event)
             self._refresh_all(session, incident)
+            await self.planner.on_severity(session, incident, old, now)
         self.wake_outbox()
         return incident
 
@@ -337,6 +355,24 @@ class IncidentService:
             self._announce(session, incident, event)
             self._refresh_all(session, incident)
             self._enqueue(session, incident, "post_resolved")
+            self._enqueue(session, incident, "upload_postmortem")
+            await self.planner.on_resolve(session, incident, now)
+        self.wake_outbox()
+        return incident
+
+    async def rerender_postmortem(self, incident_id: int, actor: str) -> Incident:
+        """Render the postmortem again from the current timeline, store it and post it."""
+        async with self.db.transaction() as session:
+            incident = await queries.incident(session, incident_id)
+            if incident is None:
+                raise NotFound(f"There is no incident INC-{incident_id}.")
+            if incident.status != Status.RESOLVED.value:
+                raise IncidentError(
+                    f"INC-{incident_id} is not resolved yet; the postmortem is drafted on resolve."
+                )
+            timeline_rows = await queries.timeline(session, incident_id)
+            incident.postmortem_md = render_postmortem(self.templates, incident, timeline_rows)
+            session.add(incident)
             self._enqueue(session, incident, "upload_postmortem")
         self.wake_outbox()
         return incident

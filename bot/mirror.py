@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -16,6 +17,7 @@ from bot.outbox import PENDING, Executor, Job, PermanentError, Superseded
 from bot.runbooks import HttpStep, RunbookSet
 from bot.severity import Severity
 from bot.text import truncate
+from bot.ui import followup as followup_ui
 from bot.ui import messages
 from bot.ui import runbook as runbook_ui
 from storage import queries
@@ -24,6 +26,10 @@ from storage.models import Incident, OutboxMessage, StepRun
 
 log = logging.getLogger(__name__)
 MAX_NAME_ATTEMPTS = 20
+
+
+class Drafts(Protocol):
+    def status_outage(self, incident: Incident) -> str: ...
 
 
 def _error(exc: SlackApiError) -> str | None:
@@ -39,12 +45,14 @@ class SlackMirror:
         incidents_channel: str,
         runbooks: RunbookSet,
         approvers: Sequence[str],
+        drafts: Drafts,
     ) -> None:
         self.db = db
         self.client = client
         self.incidents_channel = incidents_channel
         self.runbooks = runbooks
         self.approvers = approvers
+        self.drafts = drafts
 
     def executors(self) -> Mapping[str, Executor]:
         return {
@@ -60,6 +68,11 @@ class SlackMirror:
             "refresh_runbook": self.refresh_runbook,
             "post_approval": self.post_approval,
             "refresh_approval": self.refresh_approval,
+            "page": self.page,
+            "post_update_reminder": self.post_update_reminder,
+            "post_status_page_reminder": self.post_status_page_reminder,
+            "post_update": self.post_update,
+            "archive_channel": self.archive_channel,
         }
 
     async def _incident(self, job: Job) -> Incident:
@@ -304,3 +317,68 @@ class SlackMirror:
         await self.client.chat_update(
             channel=place[0], ts=run.approval_ts, text=text, blocks=blocks
         )
+
+    # ---- clocks ---------------------------------------------------------------------------
+
+    async def page(self, job: Job) -> None:
+        incident = await self._incident(job)
+        user, level = str(job.payload["user"]), str(job.payload.get("level", "primary"))
+        text, blocks = followup_ui.page(incident, user, level, in_dm=True)
+        await self.client.chat_postMessage(channel=user, text=text, blocks=blocks)
+        if incident.channel_id:
+            if level == "backup":
+                await self._invite_quietly(incident.channel_id, user)
+            text, blocks = followup_ui.page(incident, user, level, in_dm=False)
+            await self._post(incident, "incident", text, blocks)
+
+    async def _invite_quietly(self, channel: str, user: str) -> None:
+        try:
+            await self.client.conversations_invite(channel=channel, users=[user])
+        except SlackApiError as exc:
+            if _error(exc) not in ("already_in_channel", "cant_invite_self"):
+                raise
+
+    async def post_update_reminder(self, job: Job) -> None:
+        incident = await self._incident(job)
+        text, blocks = followup_ui.update_reminder(
+            incident, str(job.payload["every"]), bool(job.payload.get("late"))
+        )
+        await self._post(incident, "incident", text, blocks)
+
+    async def post_status_page_reminder(self, job: Job) -> None:
+        incident = await self._incident(job)
+        text, blocks = followup_ui.status_page_reminder(
+            incident, self.drafts.status_outage(incident), bool(job.payload.get("late"))
+        )
+        await self._post(incident, "incident", text, blocks)
+
+    async def post_update(self, job: Job) -> None:
+        incident = await self._incident(job)
+        text, blocks = followup_ui.status_update(
+            incident, str(job.payload["text"]), str(job.payload["user"])
+        )
+        if incident.channel_id:
+            await self._post(incident, "incident", text, blocks)
+        if incident.private:
+            return
+        # In #incidents: a reply in the incident's thread, optionally shown in the channel too.
+        await self.client.chat_postMessage(
+            channel=self.incidents_channel,
+            thread_ts=incident.root_ts,
+            text=truncate(text, 3000),
+            blocks=blocks,
+            reply_broadcast=bool(job.payload.get("broadcast")) and incident.root_ts is not None,
+        )
+
+    async def archive_channel(self, job: Job) -> None:
+        incident = await self._incident(job)
+        if not incident.channel_id:
+            return
+        await self.client.chat_postMessage(
+            channel=incident.channel_id, text=followup_ui.archive_note(incident)
+        )
+        try:
+            await self.client.conversations_archive(channel=incident.channel_id)
+        except SlackApiError as exc:
+            if _error(exc) != "already_archived":
+                raise

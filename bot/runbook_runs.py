@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import timeline
 from bot.clock import Clock
+from bot.clocks import ClockPlanner
 from bot.errors import Conflict, IncidentError, NotFound
 from bot.runbooks import HttpStep, Runbook, RunbookSet, StatuspageStep, Step
 from bot.severity import Severity, Status
@@ -59,6 +60,7 @@ class RunbookService:
         wake_outbox: Callable[[], None],
         templates: Templates,
         template_fields: Mapping[str, object],
+        planner: ClockPlanner,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -68,6 +70,7 @@ class RunbookService:
         self.wake_outbox = wake_outbox
         self.templates = templates
         self.template_fields = template_fields
+        self.planner = planner
 
     # ---- attaching -----------------------------------------------------------------------
 
@@ -98,6 +101,10 @@ class RunbookService:
                 f"attached the runbook *{escape(runbook.title)}* (`{runbook.id}`)",
             )
             self._enqueue(session, incident, "refresh_runbook")
+            if runbook.starts_gdpr_clock and incident.breach_detected_at is None:
+                now = self.clock.now()
+                self.planner.start_gdpr(session, incident, now, now)
+                session.add(incident)
         self.wake_outbox()
         return runbook
 

@@ -5,17 +5,23 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.business_time import BusinessCalendar
 from bot.clock import Clock, SystemClock
+from bot.clocks import ClockConfig, ClockPlanner, Scheduler
+from bot.drafts import Drafts
+from bot.followup import FollowUpService
 from bot.incidents import IncidentService
 from bot.mirror import SlackMirror
 from bot.outbox import OutboxWorker
 from bot.runbook_runs import RunbookService
 from bot.runbooks import DEFAULT_RUNBOOK_DIR, RunbookLoadError, RunbookSet, load_runbooks
-from bot.settings import Settings
+from bot.settings import Settings, business_days, business_hours
+from bot.severity import Severity
 from bot.startup import StartupError
 from bot.step_executor import DEFAULT_TIMEOUT, StepExecutor, allowed_hosts
 from bot.templates import Templates
@@ -34,10 +40,14 @@ class Services:
     runbooks: RunbookSet
     incidents: IncidentService
     runs: RunbookService
+    followup: FollowUpService
+    drafts: Drafts
     outbox: OutboxWorker
+    scheduler: Scheduler
     http: httpx.AsyncClient
 
     async def close(self) -> None:
+        await self.scheduler.stop()
         await self.outbox.stop()
         await self.http.aclose()
         await self.db.close()
@@ -71,8 +81,10 @@ async def open_services(
     log.info("database ready at %s; %d runbooks loaded", safe_url(db.url), len(runbooks))
     client = web_client(settings)
     templates = Templates(settings.templates_dir)
+    fields = {"product": settings.product_name, "status_page_url": settings.status_page_url}
+    drafts = Drafts(templates, fields)
     mirror = SlackMirror(
-        db, client, settings.incidents_channel, runbooks, settings.incident_approvers
+        db, client, settings.incidents_channel, runbooks, settings.incident_approvers, drafts
     )
     worker = OutboxWorker(db, clock, mirror.executors(), poll_interval=outbox_poll)
     values = settings.substitution_values()
@@ -84,6 +96,8 @@ async def open_services(
         allowed_hosts(runbooks, values),
         timeout=settings.action_timeout,
     )
+    config = clock_config(settings)
+    planner = ClockPlanner(config)
     incidents = IncidentService(
         db,
         clock,
@@ -93,6 +107,7 @@ async def open_services(
         templates=templates,
         wake_outbox=worker.wake,
         runbooks=runbooks,
+        planner=planner,
     )
     runs = RunbookService(
         db,
@@ -102,11 +117,52 @@ async def open_services(
         settings.incident_approvers,
         worker.wake,
         templates,
-        {"product": settings.product_name, "status_page_url": settings.status_page_url},
+        fields,
+        planner,
     )
+    followup = FollowUpService(db, clock, planner, worker.wake)
+    scheduler = Scheduler(db, clock, config, worker.wake, interval=settings.clock_interval)
     await runs.recover()
     await worker.start()
-    return Services(settings, clock, db, client, templates, runbooks, incidents, runs, worker, http)
+    await scheduler.start()
+    return Services(
+        settings=settings,
+        clock=clock,
+        db=db,
+        client=client,
+        templates=templates,
+        runbooks=runbooks,
+        incidents=incidents,
+        runs=runs,
+        followup=followup,
+        drafts=drafts,
+        outbox=worker,
+        scheduler=scheduler,
+        http=http,
+    )
+
+
+def clock_config(settings: Settings) -> ClockConfig:
+    opening, closing = business_hours(settings.business_hours)
+    return ClockConfig(
+        oncall_primary=settings.oncall_primary,
+        oncall_backup=settings.oncall_backup,
+        escalate_after=settings.escalate_after,
+        update_every={
+            Severity.P1: settings.update_reminder_p1,
+            Severity.P2: settings.update_reminder_p2,
+        },
+        status_page_after=settings.status_page_after,
+        postmortem_reminder=settings.postmortem_reminder,
+        postmortem_due=settings.postmortem_due,
+        archive_after=settings.archive_after,
+        calendar=BusinessCalendar(
+            opening,
+            closing,
+            business_days(settings.business_days),
+            ZoneInfo(settings.business_timezone),
+        ),
+    )
 
 
 def runbooks_dir(settings: Settings) -> Path:

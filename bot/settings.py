@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import os
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.durations import parse_duration
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_SERVICE_URL = "https://buildflow-ai.app"
 
@@ -48,6 +60,18 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=1, le=65535)
     # Seconds a runbook action may take before it is reported as timed out.
     action_timeout: float = Field(default=10.0, gt=0, le=120)
+    # Clocks (durations: 90s, 15m, 2h, 7d or plain seconds).
+    escalate_after: Duration = timedelta(minutes=15)
+    update_reminder_p1: Duration = timedelta(minutes=30)
+    update_reminder_p2: Duration = timedelta(minutes=30)
+    status_page_after: Duration = timedelta(minutes=15)
+    postmortem_due: Duration = timedelta(hours=24)
+    postmortem_reminder: Duration = timedelta(hours=20)
+    archive_after: Duration = timedelta(days=7)
+    business_hours: str = "09:00-17:00"
+    business_days: str = "mon-fri"
+    business_timezone: str = "UTC"
+    clock_interval: float = Field(default=5.0, gt=0, le=300)
     log_level: str = "INFO"
 
     @field_validator("incident_approvers", mode="before")
@@ -113,6 +137,29 @@ class Settings(BaseSettings):
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return level
 
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        opening, closing = business_hours(value)
+        if opening >= closing:
+            raise ValueError("must be like 09:00-17:00, opening before closing")
+        return value
+
+    @field_validator("business_days")
+    @classmethod
+    def _days(cls, value: str) -> str:
+        business_days(value)
+        return value
+
+    @field_validator("business_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone such as Europe/Berlin") from None
+        return value
+
     @model_validator(mode="after")
     def _mode_needs(self) -> Settings:
         if self.slack_app_token is None and self.slack_signing_secret is None:
@@ -155,6 +202,31 @@ class Settings(BaseSettings):
             ADMIN_SESSION_COOKIE=_reveal(self.admin_session_cookie),
         )
         return values
+
+
+_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def business_hours(value: str) -> tuple[time, time]:
+    try:
+        opening, closing = (time.fromisoformat(part.strip()) for part in value.split("-"))
+    except ValueError:
+        raise ValueError("must be like 09:00-17:00") from None
+    return opening, closing
+
+
+def business_days(value: str) -> set[int]:
+    """'mon-fri' or 'mon,tue,thu' as weekday numbers (Monday is 0)."""
+    days: set[int] = set()
+    for part in value.lower().replace(" ", "").split(","):
+        first, _, last = part.partition("-")
+        if first not in _DAYS or (last and last not in _DAYS):
+            raise ValueError("must be like mon-fri or mon,tue,wed")
+        start, end = _DAYS.index(first), _DAYS.index(last or first)
+        if end < start:
+            raise ValueError("must be like mon-fri or mon,tue,wed")
+        days.update(range(start, end + 1))
+    return days
 
 
 def _reveal(secret: SecretStr | None) -> str | None:

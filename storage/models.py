@@ -42,6 +42,15 @@ class Incident(SQLModel, table=True):
     to_improve: str | None = Field(default=None, sa_column=Column(Text))
     action_items: str | None = Field(default=None, sa_column=Column(Text))
     postmortem_md: str | None = Field(default=None, sa_column=Column(Text))
+    acknowledged_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    acknowledged_by: str | None = None
+    last_update_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    last_update: str | None = Field(default=None, sa_column=Column(Text))
+    status_page_posted_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    postmortem_done_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    breach_detected_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    notified_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    archived_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
     # Bumped on every change so concurrent writers can compare-and-set.
     version: int = 1
 
@@ -141,3 +150,23 @@ class StepRun(SQLModel, table=True):
     elapsed_ms: int | None = None
     # What is shown to people: status line and chosen fields, already redacted.
     summary: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Clock(SQLModel, table=True):
+    """A promise with a time in it (escalate at 15 min, remind at 30 min, archive at 7 d).
+
+    Written in the same transaction as the event that starts it; the scheduler fires a due
+    row by moving it from `pending` to `fired` with a compare-and-set, in the transaction that
+    also writes what the firing does, so it fires once even across restarts and replicas."""
+
+    __tablename__ = "clock"
+    __table_args__ = (Index("ix_clock_state_due", "state", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    kind: str
+    due_at: datetime = _utc()  # type: ignore[assignment]
+    state: str = "pending"
+    data: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _utc()  # type: ignore[assignment]
+    fired_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]

@@ -84,6 +84,15 @@ def root_message(incident: Incident) -> Message:
     blocks: list[Block] = [
         HeaderBlock(text=_headline(incident)),
         SectionBlock(fields=[MarkdownTextObject(text=f) for f in fields]),
+    ]
+    if incident.last_update and not incident.private and incident.last_update_at:
+        blocks.append(
+            _section(
+                f"*Latest update* ({fmt.hhmm(incident.last_update_at)}): "
+                f"{safe(incident.last_update, 2500)}"
+            )
+        )
+    blocks += [
         _context(
             f"Declared {fmt.stamp(incident.declared_at)} by {fmt.user(incident.declared_by)}"
             + (f" · resolved {fmt.stamp(incident.resolved_at)}" if incident.resolved_at else "")

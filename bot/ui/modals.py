@@ -74,6 +74,13 @@ def declare_modal(
             ),
         ),
         _text_input(ids.DESCRIPTION, "Description", multiline=True, optional=True),
+        _text_input(
+            ids.DETECTED_AT,
+            "First detected (UTC)",
+            optional=True,
+            max_length=16,
+            placeholder="YYYY-MM-DD HH:MM — empty means now; starts a breach's 72 h clock",
+        ),
     ]
     if runbooks:
         options = [Option(value=rid, label=f"{rtitle} ({rid})"[:75]) for rid, rtitle in runbooks]

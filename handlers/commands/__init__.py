@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.commands import CommandError, help_text, parse
 from bot.services import Services
 from bot.ui import messages
-from handlers.commands import changes, declare, resolve, runbook, show
+from handlers.commands import changes, declare, followup, resolve, runbook, show
 from handlers.commands.invocation import Invocation
 from handlers.replies import guarded
 
@@ -23,6 +23,12 @@ HANDLERS: dict[str, Handler] = {
     "commander": changes.commander,
     "resolve": resolve.run,
     "runbook": runbook.run,
+    "ack": followup.ack,
+    "update": followup.update,
+    "clocks": followup.clocks,
+    "notified": followup.notified,
+    "postmortem": followup.postmortem,
+    "reopen": followup.reopen,
     "timeline": show.timeline,
     "list": show.list_open,
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -29,6 +31,16 @@ def register(app: AsyncApp, services: Services) -> None:
             errors[ids.TITLE] = f"Keep the title to {MAX_TITLE} characters."
         if severity is None:
             errors[ids.SEVERITY] = "Pick a severity."
+        detected = None
+        detected_text = value(view, ids.DETECTED_AT)
+        if detected_text:
+            try:
+                detected = datetime.strptime(detected_text, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+            except ValueError:
+                errors[ids.DETECTED_AT] = "Write it as YYYY-MM-DD HH:MM (UTC)."
+            else:
+                if detected > services.clock.now():
+                    errors[ids.DETECTED_AT] = "That is in the future."
         runbook = value(view, ids.RUNBOOK)
         if runbook and not services.incidents.known_runbook(runbook):
             errors[ids.RUNBOOK] = "Unknown runbook."
@@ -44,6 +56,7 @@ def register(app: AsyncApp, services: Services) -> None:
             description=value(view, ids.DESCRIPTION),
             runbook_id=runbook,
             private="private" in checked(view, ids.PRIVATE),
+            detected_at=detected,
         )
         message = await declare_or_ask(services, declaration)
         await whisper(client, metadata(view).get("channel"), user, message)

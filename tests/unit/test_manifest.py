@@ -51,6 +51,8 @@ SCOPE_OF = {
     "conversations_create": "channels:manage",
     "conversations_invite": "channels:manage",
     "conversations_setTopic": "channels:manage",
+    "conversations_archive": "channels:manage",
+    "users_info": "users:read",
     "pins_add": "pins:write",
     "bookmarks_add": "bookmarks:write",
     "files_upload_v2": "files:write",

@@ -1,0 +1,424 @@
+"""The runbook's promises with times in them: paging and escalation, response targets,
+status-update and status-page reminders, postmortem due dates, the GDPR 72-hour clock and
+channel archiving.
+
+Every clock is a row written in the transaction of the event that starts it. The scheduler
+fires a due row by a compare-and-set (`pending` → `fired`) in the same transaction as the
+timeline row and the Slack writes (outbox) of the firing: nothing lives only in memory, and a
+clock fires once even across restarts and replicas. Clocks that came due while the bot was
+down fire late, once, saying "(late)"."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import timeline
+from bot.business_time import BusinessCalendar
+from bot.clock import Clock
+from bot.durations import show
+from bot.severity import Severity, Status
+from storage.db import Database
+from storage.models import Clock as ClockRow
+from storage.models import Incident
+
+log = logging.getLogger(__name__)
+
+PENDING, FIRED, CANCELLED = "pending", "fired", "cancelled"
+ESCALATE, RESPONSE, UPDATE, STATUS_PAGE = "escalate", "response", "update", "status_page"
+POSTMORTEM_REMINDER, POSTMORTEM_OVERDUE = "postmortem_reminder", "postmortem_overdue"
+GDPR, GDPR_DEADLINE, ARCHIVE = "gdpr", "gdpr_deadline", "archive"
+OPEN_KINDS = (ESCALATE, RESPONSE, UPDATE, STATUS_PAGE)
+GDPR_WINDOW = timedelta(hours=72)
+GDPR_REMINDERS = (24, 48, 66, 71)
+LATE_AFTER = timedelta(minutes=1)
+LABELS = {
+    ESCALATE: "Escalate to the backup engineer",
+    RESPONSE: "Response target",
+    UPDATE: "Status update reminder",
+    STATUS_PAGE: "Public status page reminder",
+    POSTMORTEM_REMINDER: "Postmortem reminder",
+    POSTMORTEM_OVERDUE: "Postmortem due",
+    GDPR: "GDPR notification reminder",
+    GDPR_DEADLINE: "GDPR notification deadline (72 h)",
+    ARCHIVE: "Channel archive",
+}
+
+
+@dataclass(frozen=True)
+class ClockConfig:
+    oncall_primary: str | None
+    oncall_backup: str | None
+    escalate_after: timedelta
+    update_every: dict[Severity, timedelta]
+    status_page_after: timedelta
+    postmortem_reminder: timedelta
+    postmortem_due: timedelta
+    archive_after: timedelta
+    calendar: BusinessCalendar
+
+
+def _add(
+    session: AsyncSession,
+    incident: Incident,
+    kind: str,
+    due: datetime,
+    now: datetime,
+    data: dict[str, object] | None = None,
+) -> None:
+    session.add(
+        ClockRow(
+            incident_id=incident.id,
+            kind=kind,
+            due_at=due,
+            created_at=now,  # type: ignore[arg-type]
+            data=json.dumps(data) if data else None,
+        )
+    )
+
+
+async def cancel(session: AsyncSession, incident_id: int, kinds: Iterable[str]) -> None:
+    await session.exec(
+        update(ClockRow)  # type: ignore[call-overload]
+        .where(
+            col(ClockRow.incident_id) == incident_id,
+            col(ClockRow.kind).in_(list(kinds)),
+            col(ClockRow.state) == PENDING,
+        )
+        .values(state=CANCELLED)
+    )
+
+
+class ClockPlanner:
+    """Starts and stops clocks as the incident changes (inside the caller's transaction)."""
+
+    def __init__(self, config: ClockConfig) -> None:
+        self.config = config
+
+    def page(
+        self, session: AsyncSession, incident: Incident, now: datetime, user: str, level: str
+    ) -> None:
+        timeline.enqueue(session, incident, now, "page", {"user": user, "level": level})
+
+    def on_declare(
+        self, session: AsyncSession, incident: Incident, now: datetime, gdpr_from: datetime | None
+    ) -> None:
+        severity = Severity(incident.severity)
+        due = self.config.calendar.response_due(severity, incident.declared_at)
+        if due is not None:
+            _add(session, incident, RESPONSE, due, now)
+        if severity.has_channel:
+            self._start_open_clocks(session, incident, now)
+        if gdpr_from is not None:
+            self.start_gdpr(session, incident, now, gdpr_from)
+
+    def _start_open_clocks(self, session: AsyncSession, incident: Incident, now: datetime) -> None:
+        config = self.config
+        severity = Severity(incident.severity)
+        if incident.acknowledged_at is None and config.oncall_primary:
+            self.page(session, incident, now, config.oncall_primary, "primary")
+            if config.oncall_backup:
+                _add(session, incident, ESCALATE, now + config.escalate_after, now)
+        _add(session, incident, UPDATE, now + config.update_every[severity], now)
+        if incident.status_page_posted_at is None:
+            _add(
+                session, incident, STATUS_PAGE, incident.declared_at + config.status_page_after, now
+            )
+
+    def start_gdpr(
+        self, session: AsyncSession, incident: Incident, now: datetime, detected: datetime
+    ) -> None:
+        incident.breach_detected_at = detected
+        for hours in GDPR_REMINDERS:
+            _add(session, incident, GDPR, detected + timedelta(hours=hours), now, {"hours": hours})
+        _add(session, incident, GDPR_DEADLINE, detected + GDPR_WINDOW, now)
+
+    async def on_severity(
+        self, session: AsyncSession, incident: Incident, old: Severity, now: datetime
+    ) -> None:
+        new = Severity(incident.severity)
+        await cancel(session, incident.id, [RESPONSE])  # type: ignore[arg-type]
+        if incident.acknowledged_at is None:
+            due = self.config.calendar.response_due(new, incident.declared_at)
+            if due is not None:
+                _add(session, incident, RESPONSE, max(due, now), now)
+        if new.has_channel and not old.has_channel:
+            self._start_open_clocks(session, incident, now)
+        elif old.has_channel and not new.has_channel:
+            await cancel(session, incident.id, [UPDATE, STATUS_PAGE, ESCALATE])  # type: ignore[arg-type]
+
+    async def on_acknowledge(self, session: AsyncSession, incident: Incident) -> None:
+        await cancel(session, incident.id, [ESCALATE, RESPONSE])  # type: ignore[arg-type]
+
+    async def on_update(self, session: AsyncSession, incident: Incident, now: datetime) -> None:
+        severity = Severity(incident.severity)
+        await cancel(session, incident.id, [UPDATE])  # type: ignore[arg-type]
+        if severity.has_channel and incident.status != Status.RESOLVED.value:
+            _add(session, incident, UPDATE, now + self.config.update_every[severity], now)
+
+    async def on_status_page(self, session: AsyncSession, incident: Incident) -> None:
+        await cancel(session, incident.id, [STATUS_PAGE])  # type: ignore[arg-type]
+
+    async def on_resolve(self, session: AsyncSession, incident: Incident, now: datetime) -> None:
+        await cancel(session, incident.id, OPEN_KINDS)  # type: ignore[arg-type]
+        if Severity(incident.severity).has_channel and incident.postmortem_done_at is None:
+            _add(session, incident, POSTMORTEM_REMINDER, now + self.config.postmortem_reminder, now)
+            _add(session, incident, POSTMORTEM_OVERDUE, now + self.config.postmortem_due, now)
+        if incident.channel_id and self.config.archive_after > timedelta(0):
+            _add(session, incident, ARCHIVE, now + self.config.archive_after, now)
+
+    async def on_reopen(self, session: AsyncSession, incident: Incident, now: datetime) -> None:
+        await cancel(session, incident.id, [ARCHIVE, POSTMORTEM_REMINDER, POSTMORTEM_OVERDUE])  # type: ignore[arg-type]
+        if Severity(incident.severity).has_channel:
+            self._start_open_clocks(session, incident, now)
+
+    async def on_postmortem_done(self, session: AsyncSession, incident: Incident) -> None:
+        await cancel(session, incident.id, [POSTMORTEM_REMINDER, POSTMORTEM_OVERDUE])  # type: ignore[arg-type]
+
+    async def on_notified(self, session: AsyncSession, incident: Incident) -> None:
+        await cancel(session, incident.id, [GDPR, GDPR_DEADLINE])  # type: ignore[arg-type]
+
+
+Firing = Callable[[AsyncSession, Incident, ClockRow, datetime, str], Awaitable[None]]
+
+
+class Scheduler:
+    """One loop that fires due clocks; see the module docstring for why it fires once."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        config: ClockConfig,
+        wake_outbox: Callable[[], None],
+        *,
+        interval: float = 5.0,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.config = config
+        self.wake_outbox = wake_outbox
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._firings: dict[str, Firing] = {
+            ESCALATE: self._escalate,
+            RESPONSE: self._response,
+            UPDATE: self._update,
+            STATUS_PAGE: self._status_page,
+            POSTMORTEM_REMINDER: self._postmortem,
+            POSTMORTEM_OVERDUE: self._postmortem,
+            GDPR: self._gdpr,
+            GDPR_DEADLINE: self._gdpr,
+            ARCHIVE: self._archive,
+        }
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="clock-scheduler")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("clock pass failed; will try again")
+            await asyncio.sleep(self.interval)
+
+    async def run_once(self) -> int:
+        now = self.clock.now()
+        async with self.db.session() as session:
+            due = (
+                await session.exec(
+                    select(ClockRow.id)
+                    .where(ClockRow.state == PENDING, ClockRow.due_at <= now)
+                    .order_by(col(ClockRow.due_at), col(ClockRow.id))
+                    .limit(200)
+                )
+            ).all()
+        fired = 0
+        for clock_id in due:
+            fired += await self._fire(clock_id, now)  # type: ignore[arg-type]
+        if fired:
+            self.wake_outbox()
+        return fired
+
+    async def _fire(self, clock_id: int, now: datetime) -> int:
+        async with self.db.transaction() as session:
+            claimed = await session.exec(
+                update(ClockRow)  # type: ignore[call-overload]
+                .where(col(ClockRow.id) == clock_id, col(ClockRow.state) == PENDING)
+                .values(state=FIRED, fired_at=now)
+            )
+            if claimed.rowcount != 1:
+                return 0  # another scheduler (replica) fired it first
+            row = await session.get(ClockRow, clock_id)
+            incident = await session.get(Incident, row.incident_id) if row else None
+            if row is None or incident is None:
+                return 0
+            late = " (late)" if now - row.due_at > LATE_AFTER else ""
+            log.info("clock %s (%s) of INC-%s fired%s", row.id, row.kind, incident.id, late)
+            await self._firings[row.kind](session, incident, row, now, late)
+        return 1
+
+    # ---- what each clock does ------------------------------------------------------------
+
+    def _say(
+        self,
+        session: AsyncSession,
+        incident: Incident,
+        now: datetime,
+        kind: str,
+        text: str,
+        *,
+        mirror: bool = True,
+    ) -> None:
+        timeline.add_event(session, incident, now, "bot", kind, text)
+        line = f"`{now:%H:%M}` {text}"
+        if mirror:
+            timeline.announce(session, incident, now, line)
+        else:
+            timeline.enqueue(session, incident, now, "post_event", {"text": line, "to": "incident"})
+
+    async def _escalate(
+        self, session: AsyncSession, incident: Incident, row: ClockRow, now: datetime, late: str
+    ) -> None:
+        backup = self.config.oncall_backup
+        if incident.acknowledged_at is not None or not backup:
+            return
+        waited = show(self.config.escalate_after)
+        self._say(
+            session,
+            incident,
+            now,
+            "escalation",
+            f":rotating_light: No acknowledgement after {waited}: escalating to the "
+            f"backup engineer <@{backup}>{late}",
+        )
+        timeline.enqueue(session, incident, now, "page", {"user": backup, "level": "backup"})
+
+    async def _response(
+        self, session: AsyncSession, incident: Incident, row: ClockRow, now: datetime, late: str
+    ) -> None:
+        if incident.acknowledged_at is not None:
+            return
+        target = Severity(incident.severity).response_target
+        self._say(
+            session,
+            incident,
+            now,
+            "reminder",
+            f":alarm_clock: Response target ({target}) passed without an "
+            f"acknowledgement. `/incident ack` when someone is on it{late}",
+        )
+
+    async def _update(
+        self, session: AsyncSession, incident: Incident, row: ClockRow, now: datetime, late: str
+    ) -> None:
+        severity = Severity(incident.severity)
+        every = self.config.update_every[severity]
+        timeline.add_event(
+            session,
+            incident,
+            now,
+            "bot",
+            "reminder",
+            f"reminded <@{incident.commander_id}> to post a status update{late}",
+        )
+        timeline.enqueue(
+            session,
+            incident,
+            now,
+            "post_update_reminder",
+            {"every": show(every), "late": bool(late)},
+        )
+        # Keep reminding while nobody updates; an update reschedules it.
+        session.add(
+            ClockRow(
+                incident_id=incident.id,
+                kind=UPDATE,
+                due_at=now + every,  # type: ignore[arg-type]
+                created_at=now,
+            )
+        )
+
+    async def _status_page(
+        self, session: AsyncSession, incident: Incident, row: ClockRow, now: datetime, late: str
+    ) -> None:
+        if incident.status_page_posted_at is not None:
+            return
+        timeline.add_event(
+            session,
+            incident,
+            now,
+            "bot",
+            "reminder",
+            f"reminded the team to post on the public status page{late}",
+        )
+        timeline.enqueue(session, incident, now, "post_status_page_reminder", {"late": bool(late)})
+
+    async def _postmortem(
+        self, session: AsyncSession, incident: Incident, row: ClockRow, now: datetime, late: str
+    ) -> None:
+        if incident.postmortem_done_at is not None:
+            return
+        if row.kind == POSTMORTEM_OVERDUE:
+            text = (
+                f":memo: <@{incident.commander_id}> the postmortem of INC-{incident.id} is "
+                f"overdue (due {show(self.config.postmortem_due)} after resolve){late}. "
+                "`/incident postmortem done` when it is shared."
+            )
+        else:
+            left = show(self.config.postmortem_due - self.config.postmortem_reminder)
+            text = (
+                f":memo: <@{incident.commander_id}> the postmortem of INC-{incident.id} is "
+                f"due in {left}{late}. `/incident postmortem done` when it is shared."
+            )
+        self._say(session, incident, now, "reminder", text, mirror=False)
+
+    async def _gdpr(
+        self, session: AsyncSession, incident: Incident, row: ClockRow, now: datetime, late: str
+    ) -> None:
+        if incident.notified_at is not None or incident.breach_detected_at is None:
+            return
+        deadline = incident.breach_detected_at + GDPR_WINDOW
+        if row.kind == GDPR_DEADLINE:
+            text = (
+                f":rotating_light: GDPR: the 72-hour notification deadline "
+                f"({deadline:%Y-%m-%d %H:%M} UTC) has passed without `/incident notified`"
+                f"{late}."
+            )
+        else:
+            left = deadline - now
+            hours = max(0, int(left.total_seconds() // 3600))
+            text = (
+                f":scales: GDPR: affected users must be notified by "
+                f"{deadline:%Y-%m-%d %H:%M} UTC — {hours} h left{late}. "
+                "`/incident notified` once they are."
+            )
+        self._say(session, incident, now, "reminder", text, mirror=False)
+
+    async def _archive(
+        self, session: AsyncSession, incident: Incident, row: ClockRow, now: datetime, late: str
+    ) -> None:
+        if incident.status != Status.RESOLVED.value or not incident.channel_id:
+            return
+        incident.archived_at = now
+        session.add(incident)
+        timeline.add_event(session, incident, now, "bot", "archived", f"archived the channel{late}")
+        timeline.enqueue(session, incident, now, "archive_channel")
