@@ -83,7 +83,12 @@ class Running:
     runner: web.AppRunner
     port: int
 
+    stopped: bool = False
+
     async def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
         await self.runner.cleanup()
         await self.services.close()
 

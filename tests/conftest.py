@@ -50,6 +50,7 @@ def make_settings(tmp_path: Path, slack: FakeSlack) -> Callable[..., Settings]:
             "incidents_channel": INCIDENTS,
             "oncall_primary": PRIMARY,
             "oncall_backup": BACKUP,
+            "clock_interval": 0.02,
         }
         values.update(overrides)
         return load_settings(**values)

@@ -68,3 +68,23 @@ async def until(check: Any, timeout: float = 5.0, what: str = "condition") -> An
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}; last: {result!r}")
         await asyncio.sleep(0.02)
+
+
+async def scheduler_pass(bot: Any, passes: int = 2) -> None:
+    """Wait until the clock scheduler has looked at least once after time was moved."""
+    scheduler = bot.services.scheduler
+    target = scheduler.passes + passes
+    await until(lambda: _passed(scheduler, target), what="a scheduler pass")
+    await drained(bot)
+
+
+async def _passed(scheduler: Any, target: int) -> bool:
+    return scheduler.passes >= target
+
+
+async def clocks(bot: Any, number: int) -> list[Any]:
+    from storage.models import Clock
+
+    async with bot.services.db.session() as session:
+        stmt = select(Clock).where(Clock.incident_id == number).order_by(col(Clock.id))
+        return list((await session.exec(stmt)).all())

@@ -40,6 +40,8 @@ def run_bot(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Compl
         ({"PORT": "eighty"}, "PORT"),
         ({"SLACK_API_URL": "slack.example"}, "SLACK_API_URL must be an http"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL must be a sqlite"),
+        ({"ESCALATE_AFTER": "15 minutes"}, "ESCALATE_AFTER must be a duration like 90s"),
+        ({"ARCHIVE_AFTER": "-1d"}, "ARCHIVE_AFTER must be a duration"),
     ],
 )
 def test_bad_setting_stops_startup_with_one_line(tmp_path, env, named):
