@@ -37,6 +37,13 @@ class FollowUpService:
             raise NotFound(f"There is no incident INC-{incident_id}.")
         return incident
 
+    async def _claim(self, session: AsyncSession, incident: Incident) -> None:
+        if not await queries.claim_version(session, incident):
+            raise Conflict(
+                f"INC-{incident.id} was changed by someone else at the same moment; "
+                "look at the channel and try again if still needed."
+            )
+
     def _say(
         self, session: AsyncSession, incident: Incident, actor: str, kind: str, text: str
     ) -> None:
@@ -52,9 +59,9 @@ class FollowUpService:
                     f"Already acknowledged by <@{incident.acknowledged_by}> at "
                     f"{incident.acknowledged_at:%H:%M} UTC."
                 )
+            await self._claim(session, incident)
             now = self.clock.now()
             incident.acknowledged_at, incident.acknowledged_by = now, user
-            incident.version += 1
             session.add(incident)
             waited = show(now - incident.declared_at) if now > incident.declared_at else "0s"
             self._say(
@@ -78,9 +85,9 @@ class FollowUpService:
             raise IncidentError(f"The update is {len(text)} characters; keep it to {MAX_NOTE}.")
         async with self.db.transaction() as session:
             incident = await self._load(session, incident_id)
+            await self._claim(session, incident)
             now = self.clock.now()
             incident.last_update, incident.last_update_at = text, now
-            incident.version += 1
             session.add(incident)
             timeline.add_event(
                 session,
@@ -110,6 +117,7 @@ class FollowUpService:
                     f"The status page post was already recorded at "
                     f"{incident.status_page_posted_at:%H:%M} UTC."
                 )
+            await self._claim(session, incident)
             incident.status_page_posted_at = self.clock.now()
             session.add(incident)
             self._say(
@@ -133,6 +141,7 @@ class FollowUpService:
                     f"The postmortem was already marked shared at "
                     f"{incident.postmortem_done_at:%Y-%m-%d %H:%M} UTC."
                 )
+            await self._claim(session, incident)
             incident.postmortem_done_at = self.clock.now()
             session.add(incident)
             self._say(session, incident, user, "postmortem", ":memo: shared the postmortem")
@@ -152,6 +161,7 @@ class FollowUpService:
                     f"Notification was already recorded at "
                     f"{incident.notified_at:%Y-%m-%d %H:%M} UTC."
                 )
+            await self._claim(session, incident)
             incident.notified_at = self.clock.now()
             session.add(incident)
             self._say(
@@ -174,9 +184,9 @@ class FollowUpService:
                 raise IncidentError(
                     f"INC-{incident_id}'s channel is archived; declare a new incident instead."
                 )
+            await self._claim(session, incident)
             now = self.clock.now()
             incident.status, incident.resolved_at = Status.INVESTIGATING.value, None
-            incident.version += 1
             session.add(incident)
             self._say(
                 session,

@@ -3,11 +3,10 @@ incident, its timeline row and the Slack writes that mirror it (through the outb
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -98,7 +97,10 @@ class IncidentService:
     async def find(self, ref: int | None, channel_id: str, usage: str) -> Incident:
         """The incident a command acts on: named as INC-<n>, or the one of this channel."""
         if ref is not None:
-            return await self.get(ref)
+            incident = await self.get(ref)
+            if incident.private and channel_id != incident.channel_id:
+                raise NotFound(f"INC-{ref} is private: work it from its own channel.", usage)
+            return incident
         async with self.db.session() as session:
             incident = await queries.incident_for_place(
                 session, channel_id, None, self.incidents_channel
@@ -177,7 +179,8 @@ class IncidentService:
                 f"declared {declaration.severity.value}: {escape(title)}",
             )
             self._enqueue(session, incident, "refresh_root")
-            if declaration.severity.has_channel:
+            # Private incidents always get a (private) channel: #incidents must not hold them.
+            if declaration.severity.has_channel or private:
                 self._open_channel(session, incident)
             if runbook is not None:
                 self._event(
@@ -214,8 +217,8 @@ class IncidentService:
         self._enqueue(session, incident, "invite", {"users": users})
         self._enqueue(session, incident, "refresh_topic")
         self._enqueue(session, incident, "refresh_header")
-        if not incident.private:
-            self._enqueue(session, incident, "bookmark")
+        self._enqueue(session, incident, "pin_header")
+        self._enqueue(session, incident, "bookmark")
         self._enqueue(session, incident, "refresh_root")
 
     # ---- changing ------------------------------------------------------------------------
@@ -227,7 +230,7 @@ class IncidentService:
             if old is severity:
                 raise Conflict(f"INC-{incident_id} is already {severity.value}.")
             incident.severity = severity.value
-            now = self._touch(session, incident)
+            now = await self._touch(session, incident)
             verb = "raised" if severity < old else "lowered"
             event = self._event(
                 session,
@@ -238,22 +241,13 @@ class IncidentService:
                 f"{verb} severity {old.value} → *{severity.value}*",
                 {"from": old.value, "to": severity.value},
             )
-            if (
-                severity.has_channel
-                and incident.channel_id is None
-                and not self._channel_pending(old)
-            ):
+            if severity.has_channel and not timeline.has_channel_before(incident, old):
                 self._open_channel(session, incident)
             self._announce(session, incident, event)
             self._refresh_all(session, incident)
             await self.planner.on_severity(session, incident, old, now)
         self.wake_outbox()
         return incident
-
-    @staticmethod
-    def _channel_pending(old: Severity) -> bool:
-        # A P1/P2 incident had its channel queued at declare time, even if not created yet.
-        return old.has_channel
 
     async def set_status(self, incident_id: int, status: Status, actor: str) -> Incident:
         if status is Status.RESOLVED:
@@ -264,7 +258,7 @@ class IncidentService:
             if old is status:
                 raise Conflict(f"INC-{incident_id} is already {status.label}.")
             incident.status = status.value
-            now = self._touch(session, incident)
+            now = await self._touch(session, incident)
             event = self._event(
                 session,
                 incident,
@@ -286,7 +280,7 @@ class IncidentService:
                 raise Conflict(f"<@{commander}> is already commanding INC-{incident_id}.")
             old = incident.commander_id
             incident.commander_id = commander
-            now = self._touch(session, incident)
+            now = await self._touch(session, incident)
             event = self._event(
                 session,
                 incident,
@@ -296,7 +290,7 @@ class IncidentService:
                 f"handed command from <@{old}> to <@{commander}>",
                 {"from": old, "to": commander},
             )
-            if Severity(incident.severity).has_channel:
+            if timeline.has_channel(incident):
                 self._enqueue(session, incident, "invite", {"users": [commander]})
             self._announce(session, incident, event)
             self._refresh_all(session, incident)
@@ -330,7 +324,7 @@ class IncidentService:
             raise IncidentError("The root cause is required.")
         async with self.db.transaction() as session:
             incident = await self._open_for_change(session, incident_id)
-            now = self._touch(session, incident)
+            now = await self._touch(session, incident)
             old = Status(incident.status)
             incident.status = Status.RESOLVED.value
             incident.resolved_at = now
@@ -377,65 +371,7 @@ class IncidentService:
         self.wake_outbox()
         return incident
 
-    # ---- messages typed in the incident's channel or thread ----------------------------------
-
-    async def record_message(
-        self, channel: str, ts: str, user: str, text: str, thread_ts: str | None
-    ) -> TimelineEvent | None:
-        async with self.db.transaction() as session:
-            incident = await queries.incident_for_place(
-                session, channel, thread_ts, self.incidents_channel
-            )
-            if incident is None:
-                return None
-            if await queries.message_event(session, channel, ts) is not None:
-                return None  # a redelivery of a message already recorded
-            event = self._event(
-                session, incident, self._message_time(ts), user, "message", text[:40000]
-            )
-            event.slack_channel, event.slack_ts = channel, ts
-            return event
-
-    async def edit_message(self, channel: str, ts: str, new_text: str) -> bool:
-        async with self.db.transaction() as session:
-            event = await queries.message_event(session, channel, ts)
-            if event is None or event.text == new_text:
-                return False
-            history = json.loads(event.history) if event.history else []
-            history.append(event.text)
-            event.history = json.dumps(history)
-            event.text = new_text[:40000]
-            session.add(event)
-        return True
-
-    async def delete_message(self, channel: str, ts: str) -> bool:
-        async with self.db.transaction() as session:
-            event = await queries.message_event(session, channel, ts)
-            if event is None or event.deleted:
-                return False
-            event.deleted = True
-            session.add(event)
-        return True
-
-    async def mark_key(self, channel: str, ts: str, key: bool) -> bool:
-        async with self.db.transaction() as session:
-            event = await queries.message_event(session, channel, ts)
-            if event is None or event.key == key:
-                return False
-            event.key = key
-            session.add(event)
-        return True
-
     # ---- helpers ---------------------------------------------------------------------------
-
-    def _message_time(self, ts: str) -> datetime:
-        """When the message was sent: its Slack ts, unless that is implausible."""
-        now = self.clock.now()
-        try:
-            sent = datetime.fromtimestamp(float(ts), UTC)
-        except (TypeError, ValueError, OverflowError):
-            return now
-        return sent if abs(now - sent) <= timedelta(days=1) else now
 
     async def _open_for_change(self, session: AsyncSession, incident_id: int) -> Incident:
         incident = await queries.incident(session, incident_id)
@@ -445,8 +381,12 @@ class IncidentService:
             raise Conflict(f"INC-{incident_id} is already resolved.")
         return incident
 
-    def _touch(self, session: AsyncSession, incident: Incident) -> datetime:
-        incident.version += 1
+    async def _touch(self, session: AsyncSession, incident: Incident) -> datetime:
+        if not await queries.claim_version(session, incident):
+            raise Conflict(
+                f"INC-{incident.id} was changed by someone else at the same moment; "
+                "look at the channel and try again if still needed."
+            )
         session.add(incident)
         return self.clock.now()
 

@@ -12,10 +12,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import func
 from sqlmodel import select
 
+from bot import timeline
 from bot.naming import channel_name
 from bot.outbox import PENDING, Executor, Job, PermanentError, Superseded
 from bot.runbooks import HttpStep, RunbookSet
-from bot.severity import Severity
 from bot.text import truncate
 from bot.ui import followup as followup_ui
 from bot.ui import messages
@@ -62,6 +62,7 @@ class SlackMirror:
             "refresh_root": self.refresh_root,
             "refresh_header": self.refresh_header,
             "bookmark": self.bookmark,
+            "pin_header": self.pin_header,
             "post_event": self.post_event,
             "post_resolved": self.post_resolved,
             "upload_postmortem": self.upload_postmortem,
@@ -152,6 +153,17 @@ class SlackMirror:
             channel=incident.channel_id, topic=messages.topic(incident)
         )
 
+    async def pin_header(self, job: Job) -> None:
+        # Its own job, so a failed pin is retried without posting the header twice.
+        incident = await self._incident(job)
+        if not incident.channel_id or not incident.header_ts:
+            raise PermanentError("incident has no channel header to pin")
+        try:
+            await self.client.pins_add(channel=incident.channel_id, timestamp=incident.header_ts)
+        except SlackApiError as exc:
+            if _error(exc) != "already_pinned":
+                raise
+
     async def bookmark(self, job: Job) -> None:
         incident = await self._incident(job)
         if not incident.channel_id or not incident.root_ts:
@@ -193,7 +205,6 @@ class SlackMirror:
                 channel=incident.channel_id, text=text, blocks=blocks
             )
             await self._save(incident.id, header_ts=response["ts"])  # type: ignore[arg-type]
-            await self.client.pins_add(channel=incident.channel_id, timestamp=response["ts"])
             return
         if await self._newer_pending(job):
             raise Superseded
@@ -207,7 +218,7 @@ class SlackMirror:
         """(channel, thread_ts) for a post to the incident ("incident") or its mirror ("thread")."""
         if to == "incident" and incident.channel_id:
             return incident.channel_id, None
-        if to == "incident" and Severity(incident.severity).has_channel:
+        if to == "incident" and timeline.has_channel(incident):
             raise PermanentError("incident channel was never created")
         if to == "thread" and incident.private:
             return None  # private incidents keep their story in their channel

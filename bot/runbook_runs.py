@@ -89,9 +89,16 @@ class RunbookService:
                 raise Conflict(f"INC-{incident_id} is already resolved.")
             if incident.runbook_id == runbook_id:
                 raise Conflict(f"INC-{incident_id} already has the `{runbook_id}` runbook.")
+            if runbook.private and not incident.private:
+                raise IncidentError(
+                    f"The `{runbook_id}` runbook is for private incidents, and INC-{incident_id} "
+                    "is public (its story is in #incidents). Declare a new incident with "
+                    f"`--private --runbook {runbook_id}` and work it there."
+                )
+            if not await queries.claim_version(session, incident):
+                raise Conflict(f"INC-{incident_id} changed at the same moment; try again.")
             incident.runbook_id = runbook_id
             incident.runbook_ts = None  # a new message for the new runbook
-            incident.version += 1
             session.add(incident)
             self._event(
                 session,
@@ -108,17 +115,40 @@ class RunbookService:
         self.wake_outbox()
         return runbook
 
-    async def resolve_step(self, incident_id: int, step_id: str) -> StepRef:
+    async def repost(self, incident_id: int) -> Runbook | None:
+        """Post the attached runbook's message again (the old one scrolled out of sight)."""
+        async with self.db.transaction() as session:
+            incident = await queries.incident(session, incident_id)
+            if incident is None:
+                raise NotFound(f"There is no incident INC-{incident_id}.")
+            runbook = self.runbooks.get(incident.runbook_id or "")
+            if runbook is None or incident.status == Status.RESOLVED.value:
+                return None
+            incident.runbook_ts = None
+            session.add(incident)
+            self._enqueue(session, incident, "refresh_runbook")
+        self.wake_outbox()
+        return runbook
+
+    async def resolve_step(
+        self, incident_id: int, step_id: str, runbook_id: str | None = None
+    ) -> StepRef:
+        """The step a button or a run refers to. `runbook_id` is the runbook the button or run
+        was made for: step ids repeat across runbooks, so a stale one must not match."""
         async with self.db.session() as session:
             incident = await queries.incident(session, incident_id)
         if incident is None:
             raise NotFound(f"There is no incident INC-{incident_id}.")
         if incident.status == Status.RESOLVED.value:
             raise Conflict(f"INC-{incident_id} is resolved; its runbook is read-only now.")
-        runbook = self.runbooks.get(incident.runbook_id or "")
+        wanted = runbook_id or incident.runbook_id or ""
+        runbook = self.runbooks.get(wanted) if wanted == incident.runbook_id else None
         step = runbook.step(step_id) if runbook else None
         if runbook is None or step is None:
-            raise Conflict("This runbook message is out of date: the step is no longer attached.")
+            raise Conflict(
+                "This runbook message is out of date: that runbook is no longer attached. "
+                "`/incident runbook` posts the current one."
+            )
         return StepRef(incident, runbook, step)
 
     def initial_inputs(self, ref: StepRef) -> dict[str, object]:
@@ -222,11 +252,21 @@ class RunbookService:
             f"{_hhmm(live.requested_at)})."
         )
 
-    async def tick(self, ref: StepRef, actor: str) -> StepRun:
-        """Tick a checklist item, or untick it if it is ticked."""
+    async def tick(self, ref: StepRef, actor: str, done: bool) -> StepRun:
+        """Tick (done=True) or untick a checklist item; a repeat of the same intent (a double
+        click, a stale button) changes nothing."""
+        state = TICKED if done else UNTICKED
         async with self.db.transaction() as session:
             latest = (await queries.latest_runs(session, ref.incident.id)).get(ref.step.id)  # type: ignore[arg-type]
-            state = UNTICKED if latest is not None and latest.state == TICKED else TICKED
+            current = latest.state if latest is not None else UNTICKED
+            if current == state:
+                who = (
+                    f" by <@{latest.requested_by}> at {_hhmm(latest.requested_at)}"
+                    if latest
+                    else ""
+                )
+                verb = "done" if done else "not done"
+                raise Conflict(f"*{escape(ref.step.label)}* is already {verb}{who}.")
             run = StepRun(
                 incident_id=ref.incident.id,  # type: ignore[arg-type]
                 runbook_id=ref.runbook.id,
@@ -252,7 +292,7 @@ class RunbookService:
             raise NotFound("That approval request no longer exists.")
         if run.state != AWAITING:
             raise self._decided(run)
-        ref = await self.resolve_step(run.incident_id, run.step_id)
+        ref = await self.resolve_step(run.incident_id, run.step_id, run.runbook_id)
         return run, ref
 
     def _decided(self, run: StepRun) -> Conflict:
@@ -402,6 +442,16 @@ class RunbookService:
         not run again by themselves (the action may or may not have happened)."""
         count = 0
         async with self.db.transaction() as session:
+            # Approved but never started: it did not run, so it can simply be pressed again.
+            for run in await queries.runs_in_state(session, APPROVED):
+                await _cas(
+                    session,
+                    run.id,
+                    APPROVED,
+                    state=FAILED,  # type: ignore[arg-type]
+                    finished_at=self.clock.now(),
+                    summary="not run: the bot stopped before it started",
+                )
             for run in await queries.runs_in_state(session, RUNNING):
                 if not await _cas(
                     session,

@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.business_time import BusinessCalendar
 from bot.clock import Clock, SystemClock
 from bot.clocks import ClockConfig, ClockPlanner, Scheduler
+from bot.conversation import ConversationLog
 from bot.drafts import Drafts
 from bot.followup import FollowUpService
 from bot.incidents import IncidentService
@@ -41,6 +42,7 @@ class Services:
     incidents: IncidentService
     runs: RunbookService
     followup: FollowUpService
+    conversation: ConversationLog
     drafts: Drafts
     outbox: OutboxWorker
     scheduler: Scheduler
@@ -69,7 +71,10 @@ async def open_services(
 ) -> Services:
     clock = clock or SystemClock()
     runbooks = _load_runbooks(settings)
-    db = Database(settings.database_url)
+    try:
+        db = Database(settings.database_url)
+    except Exception as exc:  # e.g. an unknown driver in the URL
+        raise StartupError(f"DATABASE_URL: {type(exc).__name__}: {exc}") from exc
     try:
         await db.upgrade()
     except Exception as exc:
@@ -135,6 +140,7 @@ async def open_services(
         incidents=incidents,
         runs=runs,
         followup=followup,
+        conversation=ConversationLog(db, clock, settings.incidents_channel),
         drafts=drafts,
         outbox=worker,
         scheduler=scheduler,

@@ -74,7 +74,10 @@ def pick(data: Any, path: str) -> Any:
 
 
 def _show(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+def _cut(text: str) -> str:
     return text if len(text) <= FIELD_VALUE_LIMIT else text[: FIELD_VALUE_LIMIT - 1] + "…"
 
 
@@ -165,7 +168,11 @@ class StepExecutor:
             data = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             return Outcome(False, f"{head} · the body is not JSON", status, elapsed)
-        fields = " · ".join(f"{path}={_show(pick(data, path))}" for path in step.show_fields)
+        # Redact each value before cutting it, so a secret split by the cut cannot show.
+        fields = " · ".join(
+            f"{path}={_cut(self._clean(_show(pick(data, path)), header_secrets))}"
+            for path in step.show_fields
+        )
         return Outcome(expected, self._clean(f"{head} · {fields}", header_secrets), status, elapsed)
 
     async def _statuspage(self, step: StatuspageStep) -> Outcome:
@@ -189,7 +196,7 @@ class StepExecutor:
         mark = "" if indicator in GOOD_INDICATORS else ":warning: "
         return Outcome(
             True,
-            f"{mark}{step.service}: {_show(description)} (indicator: {_show(indicator)})",
+            f"{mark}{step.service}: {_cut(description)} (indicator: {_cut(indicator)})",
             response.status_code,
             elapsed,
         )

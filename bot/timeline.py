@@ -57,8 +57,13 @@ def enqueue(
 
 
 def has_channel(incident: Incident) -> bool:
-    """Has, or is about to get, its own channel."""
-    return bool(incident.channel_id) or Severity(incident.severity).has_channel
+    """Has, or is about to get, its own channel (P1/P2, and every private incident)."""
+    return bool(incident.channel_id) or incident.private or Severity(incident.severity).has_channel
+
+
+def has_channel_before(incident: Incident, old: Severity) -> bool:
+    """Whether the incident had (or had queued) its channel before a change from `old`."""
+    return bool(incident.channel_id) or incident.private or old.has_channel
 
 
 def announce(session: AsyncSession, incident: Incident, now: datetime, line: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from bot.incidents import Declaration
 from bot.services import Services
@@ -10,18 +11,25 @@ from bot.severity import Severity
 from bot.ui import messages
 from bot.ui import runbook as runbook_ui
 
-# Slack caps a button value at 2000 characters; the description is cut to stay inside it.
-_DESCRIPTION_IN_BUTTON = 1200
+# Slack caps a button value at 2000 characters (as sent: JSON-escaped).
+_BUTTON_VALUE = 1900
 
 
 def to_button_value(declaration: Declaration) -> dict[str, object]:
-    return {
+    """The declaration carried by "Declare anyway"; the description is cut to fit."""
+    value: dict[str, object] = {
         "t": declaration.title,
         "s": declaration.severity.value,
-        "d": (declaration.description or "")[:_DESCRIPTION_IN_BUTTON] or None,
+        "d": declaration.description or None,
         "r": declaration.runbook_id,
         "p": declaration.private,
+        "at": declaration.detected_at.isoformat() if declaration.detected_at else None,
     }
+    description = declaration.description or ""
+    while len(json.dumps(value, separators=(",", ":"))) > _BUTTON_VALUE and description:
+        description = description[: len(description) * 3 // 4]
+        value["d"] = description + "…" if description else None
+    return value
 
 
 def from_button_value(value: str, user_id: str) -> Declaration:
@@ -33,6 +41,7 @@ def from_button_value(value: str, user_id: str) -> Declaration:
         description=data.get("d"),
         runbook_id=data.get("r"),
         private=bool(data.get("p")),
+        detected_at=datetime.fromisoformat(data["at"]) if data.get("at") else None,
     )
 
 

@@ -48,8 +48,10 @@ async def build_bolt_app(services: Services) -> AsyncApp:
     return app
 
 
-def build_web_app(services: Services, bolt: AsyncApp) -> web.Application:
+def build_web_app(services: Services, bolt: AsyncApp | None) -> web.Application:
+    """The HTTP app: /slack/events (HTTP mode only; None in Socket Mode) and /healthz."""
     async def slack_events(request: web.Request) -> web.Response:
+        assert bolt is not None
         bolt_request = await to_bolt_request(request)
         bolt_response = await bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
@@ -71,7 +73,8 @@ def build_web_app(services: Services, bolt: AsyncApp) -> web.Application:
         )
 
     web_app = web.Application(client_max_size=MAX_BODY)
-    web_app.router.add_post(EVENTS_PATH, slack_events)
+    if bolt is not None:
+        web_app.router.add_post(EVENTS_PATH, slack_events)
     web_app.router.add_get("/healthz", healthz)
     return web_app
 
@@ -127,9 +130,14 @@ async def serve(settings: Settings) -> None:
         assert settings.slack_app_token is not None
         handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
         await handler.connect_async()
-        log.info("connected to Slack over Socket Mode")
+        # Platforms that run a `web` process expect the port bound; /healthz answers there.
+        runner = web.AppRunner(build_web_app(services, None), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "0.0.0.0", settings.port).start()  # noqa: S104
+        log.info("connected to Slack over Socket Mode; /healthz on port %s", settings.port)
         await stop.wait()
         await handler.close_async()
+        await runner.cleanup()
         await services.close()
         return
     running = await start_http(settings)

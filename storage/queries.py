@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -97,3 +97,19 @@ async def live_run(session: AsyncSession, incident_id: int, step_id: str) -> Ste
 async def runs_in_state(session: AsyncSession, state: str) -> Sequence[StepRun]:
     stmt = select(StepRun).where(StepRun.state == state).order_by(col(StepRun.id))
     return (await session.exec(stmt)).all()
+
+
+async def claim_version(session: AsyncSession, incident: Incident) -> bool:
+    """Compare-and-set on the incident's version: True if nobody changed it since it was read.
+
+    Of two concurrent changes (a double submit, two people at once) exactly one wins; the
+    loser's transaction sees 0 rows and must not go on."""
+    result = await session.exec(
+        update(Incident)  # type: ignore[call-overload]
+        .where(col(Incident.id) == incident.id, col(Incident.version) == incident.version)
+        .values(version=incident.version + 1)
+    )
+    if result.rowcount != 1:
+        return False
+    incident.version += 1  # the ORM's own flush then writes the same value
+    return True

@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.severity import Severity, Status
-from bot.text import safe, truncate
+from bot.text import escape, safe, truncate
 from bot.ui import format as fmt
 from bot.ui import ids
 from storage.models import Incident, TimelineEvent
@@ -137,7 +137,7 @@ def topic(incident: Incident) -> str:
     status = Status(incident.status)
     return truncate(
         f"{severity.value} · {status.label} · Commander: <@{incident.commander_id}> · "
-        f"{incident_ref(incident)}: {incident.title}",
+        f"{incident_ref(incident)}: {escape(incident.title)}",
         250,
     )
 

@@ -37,8 +37,10 @@ Message = tuple[str, list[dict[str, object]]]
 MAX_BLOCKS = 50
 
 
-def step_value(incident_id: int, step_id: str) -> str:
-    return json.dumps({"i": incident_id, "s": step_id}, separators=(",", ":"))
+def step_value(incident_id: int, runbook_id: str, step_id: str, **extra: object) -> str:
+    return json.dumps(
+        {"i": incident_id, "r": runbook_id, "s": step_id, **extra}, separators=(",", ":")
+    )
 
 
 def _status_line(run: StepRun | None) -> str:
@@ -64,7 +66,9 @@ def _status_line(run: StepRun | None) -> str:
     }.get(run.state, run.state)
 
 
-def _step_block(incident: Incident, step: Step, run: StepRun | None) -> SectionBlock:
+def _step_block(
+    incident: Incident, runbook: Runbook, step: Step, run: StepRun | None
+) -> SectionBlock:
     title = f"*{escape(step.label)}*"
     if isinstance(step, HttpStep) and step.needs_approval:
         title += "  _· needs approval_"
@@ -77,7 +81,7 @@ def _step_block(incident: Incident, step: Step, run: StepRun | None) -> SectionB
     if status:
         lines.append(status)
     accessory: ButtonElement | None = None
-    value = step_value(incident.id, step.id)  # type: ignore[arg-type]
+    value = step_value(incident.id, runbook.id, step.id)  # type: ignore[arg-type]
     action_id = ids.STEP_PREFIX + step.id
     if isinstance(step, HttpStep | StatuspageStep):
         accessory = ButtonElement(
@@ -116,7 +120,7 @@ def runbook_message(incident: Incident, runbook: Runbook, runs: Mapping[str, Ste
         if not steps:
             continue
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*— {PHASE_TITLES[phase]} —*")))
-        blocks.extend(_step_block(incident, step, runs.get(step.id)) for step in steps)
+        blocks.extend(_step_block(incident, runbook, step, runs.get(step.id)) for step in steps)
     if len(blocks) > MAX_BLOCKS:
         blocks = blocks[: MAX_BLOCKS - 1] + [
             ContextBlock(
@@ -221,7 +225,7 @@ def _input_block(spec: StepInput, initial: object) -> InputBlock:
 
 
 def step_inputs_modal(
-    incident: Incident, step: HttpStep, initial: Mapping[str, object]
+    incident: Incident, runbook_id: str, step: HttpStep, initial: Mapping[str, object]
 ) -> dict[str, object]:
     note = "An approver must approve before it runs." if step.needs_approval else "It runs now."
     blocks: list[Block] = [
@@ -236,7 +240,7 @@ def step_inputs_modal(
         title=PlainTextObject(text=truncate(step.label, 24)),
         submit=PlainTextObject(text="Request" if step.needs_approval else "Run"),
         close=PlainTextObject(text="Cancel"),
-        private_metadata=step_value(incident.id, step.id),  # type: ignore[arg-type]
+        private_metadata=step_value(incident.id, runbook_id, step.id),  # type: ignore[arg-type]
         blocks=blocks,
     ).to_dict()
 

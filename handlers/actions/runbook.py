@@ -26,17 +26,19 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         value = json.loads(body["actions"][0]["value"])
         user = body["user"]["id"]
-        ref = await runs.resolve_step(int(value["i"]), str(value["s"]))
+        ref = await runs.resolve_step(int(value["i"]), str(value["s"]), value.get("r"))
         step = ref.step
         if isinstance(step, LinkStep | SnippetStep):
             return  # the link opens in the browser; snippets are for copying
         if step.kind == "check":
-            await runs.tick(ref, user)
+            await runs.tick(ref, user, bool(value.get("done", True)))
             return
         if isinstance(step, HttpStep) and step.inputs:
             await client.views_open(
                 trigger_id=body["trigger_id"],
-                view=runbook_ui.step_inputs_modal(ref.incident, step, runs.initial_inputs(ref)),
+                view=runbook_ui.step_inputs_modal(
+                    ref.incident, ref.runbook.id, step, runs.initial_inputs(ref)
+                ),
             )
             return
         run = await runs.request(ref, user)

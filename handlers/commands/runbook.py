@@ -21,6 +21,16 @@ async def run(inv: Invocation) -> None:
             )
         )
         return
+    if incident.runbook_id:
+        attached = await services.runs.repost(incident.id)  # type: ignore[arg-type]
+        if attached is not None:
+            await inv.answer(
+                messages.info_message(
+                    f"Posted *{attached.title}* again below; its steps are live. "
+                    "`/incident runbook <id>` attaches another."
+                )
+            )
+            return
     suggested = services.runbooks.suggest(incident.title)
     await inv.answer(
         runbook_ui.runbook_list(

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 from slack_bolt.async_app import AsyncApp
 
-from bot.dedup import first_delivery
 from bot.services import Services
 
-log = logging.getLogger(__name__)
 _PUSHPIN = "pushpin"
 _IGNORED_SUBTYPES = frozenset(
     {
@@ -25,36 +21,33 @@ _IGNORED_SUBTYPES = frozenset(
         "bot_remove",
     }
 )
+_HUMAN_SUBTYPES = (None, "thread_broadcast", "file_share", "me_message")
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    incidents = services.incidents
-
-    async def once(body: dict) -> bool:
-        if await first_delivery(services.db, services.clock, body.get("event_id")):
-            return True
-        log.info("event %s already processed; ignoring the redelivery", body.get("event_id"))
-        return False
+    log = services.conversation
 
     @app.event("message")
     async def on_message(body: dict, event: dict) -> None:
         subtype = event.get("subtype")
-        if subtype in _IGNORED_SUBTYPES or not await once(body):
-            return
+        event_id = body.get("event_id")
         channel = event.get("channel", "")
         if subtype == "message_changed":
             message = event.get("message") or {}
             if not message.get("bot_id"):
-                await incidents.edit_message(
-                    channel, message.get("ts", ""), message.get("text", "")
-                )
+                await log.edit(event_id, channel, message.get("ts", ""), message.get("text", ""))
         elif subtype == "message_deleted":
-            await incidents.delete_message(channel, event.get("deleted_ts", ""))
-        elif subtype in (None, "thread_broadcast", "file_share", "me_message"):
+            await log.delete(event_id, channel, event.get("deleted_ts", ""))
+        elif subtype in _HUMAN_SUBTYPES and subtype not in _IGNORED_SUBTYPES:
             if event.get("bot_id") or not event.get("user"):
                 return
-            await incidents.record_message(
-                channel, event["ts"], event["user"], event.get("text", ""), event.get("thread_ts")
+            await log.record(
+                event_id,
+                channel,
+                event["ts"],
+                event["user"],
+                event.get("text", ""),
+                event.get("thread_ts"),
             )
 
     @app.event("reaction_added")
@@ -69,5 +62,4 @@ def register(app: AsyncApp, services: Services) -> None:
         item = event.get("item") or {}
         if event.get("reaction") != _PUSHPIN or item.get("type") != "message":
             return
-        if await once(body):
-            await incidents.mark_key(item.get("channel", ""), item.get("ts", ""), key)
+        await log.mark_key(body.get("event_id"), item.get("channel", ""), item.get("ts", ""), key)

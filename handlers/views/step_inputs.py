@@ -7,6 +7,7 @@ import json
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.errors import IncidentError
 from bot.runbooks import HttpStep
 from bot.services import Services
 from bot.ui import ids, messages
@@ -26,6 +27,12 @@ def _inputs(view: dict, step: HttpStep) -> dict[str, object]:
     return inputs
 
 
+def _on_first_input(view: dict, message: str) -> dict[str, str]:
+    blocks = [b["block_id"] for b in view.get("blocks", []) if b.get("type") == "input"]
+    first = blocks[0] if blocks else next(iter(view["state"]["values"]), "input")
+    return {first: message[:150]}
+
+
 def register(app: AsyncApp, services: Services) -> None:
     runs = services.runs
 
@@ -35,7 +42,12 @@ def register(app: AsyncApp, services: Services) -> None:
         view = body["view"]
         meta = json.loads(view["private_metadata"])
         user = body["user"]["id"]
-        ref = await runs.resolve_step(int(meta["i"]), str(meta["s"]))
+        try:
+            ref = await runs.resolve_step(int(meta["i"]), str(meta["s"]), meta.get("r"))
+        except IncidentError as exc:
+            # Answer inside the form: Slack needs an ack within 3 s whatever happened.
+            await ack(response_action="errors", errors=_on_first_input(view, exc.message))
+            return
         step = ref.step
         if not isinstance(step, HttpStep):
             await ack()

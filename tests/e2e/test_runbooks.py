@@ -79,7 +79,7 @@ async def test_every_seed_runbook_posts_within_slack_limits(ops_bot):
         "ai-generation-down",
         "key-rotation",
     ]
-    inc = await declare(ops_bot, "P2 Many things")
+    inc = await declare(ops_bot, "P2 Many things --private")  # the breach runbook needs it
     for runbook_id in ids:
         await ops_bot.sender.command(f"runbook {runbook_id}", channel=inc.channel_id)
         await until(lambda rid=runbook_id: _attached(ops_bot, rid), what=runbook_id)
