@@ -8,7 +8,7 @@ import time
 import httpx
 
 from tests.conftest import INCIDENTS
-from tests.support.db import drained, incidents, outbox, until
+from tests.support.db import drained, incidents, outbox, outbox_pass, until
 from tests.support.flows import declare, posts_to
 
 
@@ -76,7 +76,8 @@ async def test_rate_limited_post_waits_for_retry_after(bot):
     )
     assert (row.not_before - bot.clock.now()).total_seconds() == 30  # Retry-After honoured
     bot.clock.advance(seconds=20)
-    assert posts_to(bot.slack, INCIDENTS) == []
+    await outbox_pass(bot)
+    assert posts_to(bot.slack, INCIDENTS) == []  # the worker looked, and waited
     bot.clock.advance(seconds=11)
     await bot.slack.wait_for("chat.postMessage", where=lambda c: not c.failed)
 
@@ -93,3 +94,16 @@ async def test_permanent_errors_are_recorded_and_counted_in_healthz(bot):
 
 async def _rows(bot, predicate):
     return [r for r in await outbox(bot) if predicate(r)]
+
+
+async def test_a_failed_pin_is_retried_without_posting_the_header_twice(bot):
+    bot.slack.fail("pins.add", "internal_error", status=500, times=1)
+    await bot.sender.command("declare P1 Site down")
+    await bot.slack.wait_for("pins.add")
+    bot.clock.advance(seconds=3)
+    await bot.slack.wait_for("pins.add", count=2)
+    await drained(bot)
+    [incident] = await incidents(bot)
+    headers = posts_to(bot.slack, incident.channel_id)
+    assert len([h for h in headers if h.args["text"].startswith("INC-1 P1")]) == 1
+    assert bot.slack.channels[incident.channel_id].pins == [incident.header_ts]

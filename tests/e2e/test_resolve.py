@@ -154,3 +154,22 @@ async def test_status_resolved_opens_the_same_form_and_resolved_incidents_stay_r
         "chat.postMessage", where=lambda c: "already resolved" in c.args.get("text", "")
     )
     assert (await incident(bot, 1)).root_cause == "Resend outage"
+
+
+async def test_three_resolve_submissions_at_once_resolve_once(bot):
+    import asyncio
+
+    inc = await declare(bot, "P1 Site down")
+    view = await open_resolve_form(bot, inc.channel_id)
+    await asyncio.gather(
+        *(
+            bot.sender.submit_view(view, {"root_cause": text_value(f"cause {i}")}, user=user)
+            for i, user in enumerate(("UALICE1", "UBOB1", "UCAROL1"))
+        )
+    )
+    await bot.slack.wait_for("files.completeUploadExternal")
+    await drained(bot)
+    assert len(await events(bot, 1, "resolved")) == 1
+    assert len(bot.slack.calls_to("files.completeUploadExternal")) == 1
+    summaries = [c for c in posts_to(bot.slack, INCIDENTS) if "resolved:*" in c.args["text"]]
+    assert len(summaries) == 1

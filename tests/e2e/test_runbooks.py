@@ -413,3 +413,44 @@ async def test_missing_setting_is_reported_and_nothing_is_sent(start_bot, target
     [result] = await wait_action(bot, 1)
     assert "not run: CRON_SECRET is not set" in result
     assert target.requests_to("/api/cron/cleanup-previews") == []
+
+
+async def test_breach_runbook_is_refused_on_a_public_incident(ops_bot):
+    inc = await declare(ops_bot, "P1 Odd logins")
+    await ops_bot.sender.command("runbook data-breach", channel=inc.channel_id)
+    reply = (await ops_bot.slack.wait_for_response(count=2))[-1]["text"]
+    assert "for private incidents" in reply and "--private --runbook data-breach" in reply
+    assert (await incident(ops_bot, 1)).runbook_id is None
+
+
+async def test_a_double_click_on_done_ticks_once(ops_bot):
+    inc = await declared_with(ops_bot, "site-down")
+    message = runbook_message(ops_bot, inc.channel_id)
+    section = next(
+        b for b in message["blocks"] if "Roll back in Vercel" in b.get("text", {}).get("text", "")
+    )
+    button = section["accessory"]
+    for _ in range(2):  # the same (stale) button pressed twice
+        await ops_bot.sender.click(button["action_id"], button["value"], channel=inc.channel_id)
+    reply = (
+        await ops_bot.slack.wait_for_response(
+            where=lambda r: "is already done" in r.get("text", "")
+        )
+    )[0]
+    assert "by <@UALICE1>" in reply["text"]
+    assert len(await events(ops_bot, 1, "check")) == 1
+
+
+async def test_a_stale_button_of_a_replaced_runbook_does_nothing(ops_bot):
+    inc = await declared_with(ops_bot, "site-down")
+    old = runbook_message(ops_bot, inc.channel_id)
+    await ops_bot.sender.command("runbook high-error-rate", channel=inc.channel_id)
+    await until(lambda: _attached(ops_bot, "high-error-rate"))
+    await drained(ops_bot)
+    button = buttons(old["blocks"])["Check health"]  # same step id in both runbooks
+    await ops_bot.sender.click(button["action_id"], button["value"], channel=inc.channel_id)
+    reply = (
+        await ops_bot.slack.wait_for_response(where=lambda r: "out of date" in r.get("text", ""))
+    )[0]
+    assert "`/incident runbook` posts the current one" in reply["text"]
+    assert ops_bot.target.requests_to("/api/health") == []

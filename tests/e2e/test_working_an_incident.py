@@ -251,7 +251,7 @@ async def test_timeline_is_paged_and_ephemeral(bot):
     inc = await declare(bot, "P2 Flaky API")
     for i in range(25):
         await bot.sender.command(f"note step {i}", channel=inc.channel_id)
-    await bot.slack.wait_for_response(count=26)
+        await bot.slack.wait_for_response(count=i + 2)  # one at a time: a stable order
     reply = await run(bot, "timeline", channel=inc.channel_id)
     assert reply["response_type"] == "ephemeral"
     text = block_text(reply["blocks"])
@@ -262,3 +262,56 @@ async def test_timeline_is_paged_and_ephemeral(bot):
     assert "page 2 of 2" in text and "step 24" in text and "step 18" not in text
     reply = await run(bot, "timeline 3", channel=inc.channel_id)
     assert "has 2 page(s)" in reply["text"]
+
+
+async def test_a_redelivered_event_id_is_processed_once(bot):
+    inc = await declare(bot, "P1 Site down")
+    first = {
+        "type": "message",
+        "channel": inc.channel_id,
+        "user": "UBOB1",
+        "text": "one",
+        "ts": "1773480700.000100",
+    }
+    await bot.sender.event(first, event_id="EvSame")
+    await until(lambda: events(bot, 1, "message"))
+    # Same event_id, different content: only a retry can look like this, so it is ignored.
+    await bot.sender.event(
+        {**first, "ts": "1773480701.000100", "text": "two"}, event_id="EvSame", retry=1
+    )
+    await bot.sender.event({**first, "ts": "1773480702.000100", "text": "sentinel"})
+    await until(lambda: _count(lambda: events(bot, 1, "message"), 2), what="the sentinel")
+    assert [e.text for e in await events(bot, 1, "message")] == ["one", "sentinel"]
+
+
+async def test_private_incident_is_only_worked_from_its_own_channel(bot):
+    inc = await declare(bot, "P3 Leaked API key --private")
+    assert inc.private and inc.channel_id  # private incidents always get a channel
+    assert bot.slack.channels[inc.channel_id].is_private
+    await run(bot, "note INC-1 rotated the key", channel=inc.channel_id)
+    reply = await run(bot, "timeline INC-1", channel="CGENERAL1")
+    assert "INC-1 is private" in reply["text"]
+    reply = await run(bot, "note INC-1 sneaky", channel="CGENERAL1")
+    assert "INC-1 is private" in reply["text"]
+    assert [e.kind for e in await events(bot, 1)] == ["declared", "note"]
+    # #incidents has the root message only: nothing of the story.
+    assert posts_to(bot.slack, INCIDENTS, inc.root_ts) == []
+    root = bot.slack.channels[INCIDENTS].message(inc.root_ts)
+    assert "Leaked" not in root["text"] + str(root["blocks"])
+    listing = block_text((await run(bot, "list", channel="CGENERAL1"))["blocks"])
+    assert "private incident" in listing and "Leaked" not in listing
+
+
+async def test_concurrent_changes_apply_once(bot):
+    import asyncio
+
+    inc = await declare(bot, "P2 Slow pages")
+    await asyncio.gather(
+        *(
+            bot.sender.command("status identified", channel=inc.channel_id, user=user)
+            for user in ("UALICE1", "UBOB1", "UCAROL1")
+        )
+    )
+    await bot.slack.wait_for_response(count=4)
+    await drained(bot)
+    assert len(await events(bot, 1, "status")) == 1

@@ -88,3 +88,10 @@ async def clocks(bot: Any, number: int) -> list[Any]:
     async with bot.services.db.session() as session:
         stmt = select(Clock).where(Clock.incident_id == number).order_by(col(Clock.id))
         return list((await session.exec(stmt)).all())
+
+
+async def outbox_pass(bot: Any, passes: int = 2) -> None:
+    """Wait until the outbox worker has looked at least once after time was moved."""
+    worker = bot.services.outbox
+    target = worker.passes + passes
+    await until(lambda: _passed(worker, target), what="an outbox pass")
