@@ -50,6 +50,7 @@ async def build_bolt_app(services: Services) -> AsyncApp:
 
 def build_web_app(services: Services, bolt: AsyncApp | None) -> web.Application:
     """The HTTP app: /slack/events (HTTP mode only; None in Socket Mode) and /healthz."""
+
     async def slack_events(request: web.Request) -> web.Response:
         assert bolt is not None
         bolt_request = await to_bolt_request(request)
