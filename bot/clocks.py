@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -188,6 +189,10 @@ class ClockPlanner:
         await cancel(session, incident.id, [GDPR, GDPR_DEADLINE])  # type: ignore[arg-type]
 
 
+class DailyJob(Protocol):
+    async def run_if_due(self) -> bool: ...
+
+
 Firing = Callable[[AsyncSession, Incident, ClockRow, datetime, str], Awaitable[None]]
 
 
@@ -202,12 +207,14 @@ class Scheduler:
         wake_outbox: Callable[[], None],
         *,
         interval: float = 5.0,
+        digest: DailyJob | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.config = config
         self.wake_outbox = wake_outbox
         self.interval = interval
+        self.digest = digest
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         # Completed passes; lets a test know the scheduler looked after time moved.
@@ -256,6 +263,8 @@ class Scheduler:
         fired = 0
         for clock_id in due:
             fired += await self._fire(clock_id, now)  # type: ignore[arg-type]
+        if self.digest is not None and await self.digest.run_if_due():
+            fired += 1
         if fired:
             self.wake_outbox()
         self.passes += 1

@@ -46,6 +46,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "postmortem", "postmortem [done]", "show the postmortem draft, or mark it shared", True
     ),
     Subcommand("reopen", "reopen", "reopen a resolved incident (restarts its clocks)", True),
+    Subcommand("summary", "summary", "post the incident's summary here", True),
     Subcommand("list", "list", "list open incidents"),
     Subcommand("help", "help [<subcommand>]", "show this help"),
 )
@@ -249,6 +250,7 @@ _PARSERS = {
     "clocks": _none("clocks"),
     "notified": _none("notified"),
     "reopen": _none("reopen"),
+    "summary": _none("summary"),
     "postmortem": _postmortem,
     "list": _none("list"),
     "help": _help,

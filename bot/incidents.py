@@ -14,12 +14,11 @@ from bot import timeline
 from bot.clock import Clock
 from bot.clocks import ClockPlanner
 from bot.commands import MAX_NOTE, MAX_TITLE
+from bot.documents import Documents
 from bot.errors import Conflict, IncidentError, NotFound, NotInIncident
-from bot.postmortem import render as render_postmortem
 from bot.runbooks import RunbookSet
 from bot.severity import Severity, Status
 from bot.similarity import is_similar
-from bot.templates import Templates
 from bot.text import escape, one_line, truncate
 from storage import queries
 from storage.db import Database
@@ -67,7 +66,7 @@ class IncidentService:
         incidents_channel: str,
         oncall_primary: str | None,
         oncall_backup: str | None,
-        templates: Templates,
+        documents: Documents,
         wake_outbox: Callable[[], None],
         runbooks: RunbookSet,
         planner: ClockPlanner,
@@ -77,7 +76,7 @@ class IncidentService:
         self.incidents_channel = incidents_channel
         self.oncall_primary = oncall_primary
         self.oncall_backup = oncall_backup
-        self.templates = templates
+        self.documents = documents
         self.wake_outbox = wake_outbox
         self.runbooks = runbooks
         self.planner = planner
@@ -345,11 +344,15 @@ class IncidentService:
                 {"from": old.value, "to": Status.RESOLVED.value},
             )
             timeline = await queries.timeline(session, incident.id)  # type: ignore[arg-type]
-            incident.postmortem_md = render_postmortem(self.templates, incident, timeline)
+            runs = await queries.runs_for_incident(session, incident.id)  # type: ignore[arg-type]
+            incident.postmortem_md = self.documents.postmortem(incident, timeline, runs)
             self._announce(session, incident, event)
             self._refresh_all(session, incident)
-            self._enqueue(session, incident, "post_resolved")
+            # The postmortem first: the summary in #incidents links to it.
             self._enqueue(session, incident, "upload_postmortem")
+            if incident.breach_detected_at is not None:
+                self._enqueue(session, incident, "upload_breach_notice")
+            self._enqueue(session, incident, "post_resolved")
             await self.planner.on_resolve(session, incident, now)
         self.wake_outbox()
         return incident
@@ -365,7 +368,8 @@ class IncidentService:
                     f"INC-{incident_id} is not resolved yet; the postmortem is drafted on resolve."
                 )
             timeline_rows = await queries.timeline(session, incident_id)
-            incident.postmortem_md = render_postmortem(self.templates, incident, timeline_rows)
+            runs = await queries.runs_for_incident(session, incident_id)
+            incident.postmortem_md = self.documents.postmortem(incident, timeline_rows, runs)
             session.add(incident)
             self._enqueue(session, incident, "upload_postmortem")
         self.wake_outbox()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Protocol
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -13,6 +12,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot import timeline
+from bot.documents import Documents
 from bot.naming import channel_name
 from bot.outbox import PENDING, Executor, Job, PermanentError, Superseded
 from bot.runbooks import HttpStep, RunbookSet
@@ -28,10 +28,6 @@ log = logging.getLogger(__name__)
 MAX_NAME_ATTEMPTS = 20
 
 
-class Drafts(Protocol):
-    def status_outage(self, incident: Incident) -> str: ...
-
-
 def _error(exc: SlackApiError) -> str | None:
     data = exc.response.data
     return data.get("error") if isinstance(data, dict) else None
@@ -45,14 +41,14 @@ class SlackMirror:
         incidents_channel: str,
         runbooks: RunbookSet,
         approvers: Sequence[str],
-        drafts: Drafts,
+        documents: Documents,
     ) -> None:
         self.db = db
         self.client = client
         self.incidents_channel = incidents_channel
         self.runbooks = runbooks
         self.approvers = approvers
-        self.drafts = drafts
+        self.documents = documents
 
     def executors(self) -> Mapping[str, Executor]:
         return {
@@ -74,6 +70,8 @@ class SlackMirror:
             "post_status_page_reminder": self.post_status_page_reminder,
             "post_update": self.post_update,
             "archive_channel": self.archive_channel,
+            "upload_breach_notice": self.upload_breach_notice,
+            "post_digest": self.post_digest,
         }
 
     async def _incident(self, job: Job) -> Incident:
@@ -241,13 +239,17 @@ class SlackMirror:
 
     async def post_resolved(self, job: Job) -> None:
         incident = await self._incident(job)
-        text, blocks = messages.resolved_message(incident)
+        text, blocks = messages.resolved_message(incident, self.documents.status_resolved(incident))
         if incident.channel_id:
             await self._post(incident, "incident", text, blocks)
         if not incident.private:
-            summary, summary_blocks = messages.resolved_summary(incident)
+            summary = self.documents.summary(
+                incident, incident.resolved_at or incident.declared_at, incident.postmortem_url
+            )
             await self.client.chat_postMessage(
-                channel=self.incidents_channel, text=summary, blocks=summary_blocks
+                channel=self.incidents_channel,
+                text=summary,
+                blocks=messages.info_message(summary)[1],
             )
 
     async def upload_postmortem(self, job: Job) -> None:
@@ -257,13 +259,49 @@ class SlackMirror:
         place = self._place(incident, "incident")
         assert place is not None
         channel, thread_ts = place
-        await self.client.files_upload_v2(
+        response = await self.client.files_upload_v2(
             channel=channel,
             thread_ts=thread_ts,
             content=incident.postmortem_md,
             filename=f"INC-{incident.id}-postmortem.md",
             title=f"INC-{incident.id} postmortem draft",
             initial_comment=messages.postmortem_posted(incident)[0],
+        )
+        await self._save(incident.id, postmortem_url=await self._permalink(response))  # type: ignore[arg-type]
+
+    async def _permalink(self, upload: object) -> str | None:
+        """The uploaded file's permalink (files.info), for the summary to link to."""
+        files = upload.get("files") if hasattr(upload, "get") else None  # type: ignore[union-attr]
+        if not files:
+            return None
+        try:
+            info = await self.client.files_info(file=files[0]["id"])
+        except SlackApiError:
+            return None  # the summary then points at the channel instead
+        return (info.get("file") or {}).get("permalink")
+
+    async def upload_breach_notice(self, job: Job) -> None:
+        incident = await self._incident(job)
+        async with self.db.session() as session:
+            runs = await queries.runs_for_incident(session, incident.id)  # type: ignore[arg-type]
+        place = self._place(incident, "incident")
+        assert place is not None
+        await self.client.files_upload_v2(
+            channel=place[0],
+            thread_ts=place[1],
+            content=self.documents.breach_notice(incident, runs),
+            filename=f"INC-{incident.id}-breach-notice.md",
+            title=f"INC-{incident.id} breach notice to users (draft)",
+            initial_comment=(
+                ":scales: Draft of the e-mail to affected users. GDPR: notify them by "
+                f"{self.documents.incident_fields(incident, slack=True)['notify_by']}."
+            ),
+        )
+
+    async def post_digest(self, job: Job) -> None:
+        text = str(job.payload["text"])
+        await self.client.chat_postMessage(
+            channel=self.incidents_channel, text=text, blocks=messages.info_message(text)[1]
         )
 
     # ---- runbook and approvals ---------------------------------------------------------------
@@ -359,7 +397,7 @@ class SlackMirror:
     async def post_status_page_reminder(self, job: Job) -> None:
         incident = await self._incident(job)
         text, blocks = followup_ui.status_page_reminder(
-            incident, self.drafts.status_outage(incident), bool(job.payload.get("late"))
+            incident, self.documents.status_outage(incident), bool(job.payload.get("late"))
         )
         await self._post(incident, "incident", text, blocks)
 

@@ -14,7 +14,8 @@ from bot.business_time import BusinessCalendar
 from bot.clock import Clock, SystemClock
 from bot.clocks import ClockConfig, ClockPlanner, Scheduler
 from bot.conversation import ConversationLog
-from bot.drafts import Drafts
+from bot.digest import Digest
+from bot.documents import Documents
 from bot.followup import FollowUpService
 from bot.incidents import IncidentService
 from bot.mirror import SlackMirror
@@ -43,7 +44,7 @@ class Services:
     runs: RunbookService
     followup: FollowUpService
     conversation: ConversationLog
-    drafts: Drafts
+    documents: Documents
     outbox: OutboxWorker
     scheduler: Scheduler
     http: httpx.AsyncClient
@@ -71,6 +72,13 @@ async def open_services(
 ) -> Services:
     clock = clock or SystemClock()
     runbooks = _load_runbooks(settings)
+    templates = Templates(settings.templates_dir)
+    problems = Documents(
+        templates, runbooks, template_fields(settings), settings.incidents_channel
+    ).check()
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise StartupError(f"invalid {problems[0]}{more}; run `python -m bot check-templates`")
     try:
         db = Database(settings.database_url)
     except Exception as exc:  # e.g. an unknown driver in the URL
@@ -85,11 +93,10 @@ async def open_services(
         ) from exc
     log.info("database ready at %s; %d runbooks loaded", safe_url(db.url), len(runbooks))
     client = web_client(settings)
-    templates = Templates(settings.templates_dir)
-    fields = {"product": settings.product_name, "status_page_url": settings.status_page_url}
-    drafts = Drafts(templates, fields)
+    fields = template_fields(settings)
+    documents = Documents(templates, runbooks, fields, settings.incidents_channel)
     mirror = SlackMirror(
-        db, client, settings.incidents_channel, runbooks, settings.incident_approvers, drafts
+        db, client, settings.incidents_channel, runbooks, settings.incident_approvers, documents
     )
     worker = OutboxWorker(db, clock, mirror.executors(), poll_interval=outbox_poll)
     values = settings.substitution_values()
@@ -109,7 +116,7 @@ async def open_services(
         incidents_channel=settings.incidents_channel,
         oncall_primary=settings.oncall_primary,
         oncall_backup=settings.oncall_backup,
-        templates=templates,
+        documents=documents,
         wake_outbox=worker.wake,
         runbooks=runbooks,
         planner=planner,
@@ -126,7 +133,10 @@ async def open_services(
         planner,
     )
     followup = FollowUpService(db, clock, planner, worker.wake)
-    scheduler = Scheduler(db, clock, config, worker.wake, interval=settings.clock_interval)
+    digest = Digest(db, clock, documents, settings.digest_at, settings.postmortem_due)
+    scheduler = Scheduler(
+        db, clock, config, worker.wake, interval=settings.clock_interval, digest=digest
+    )
     await runs.recover()
     await worker.start()
     await scheduler.start()
@@ -141,11 +151,20 @@ async def open_services(
         runs=runs,
         followup=followup,
         conversation=ConversationLog(db, clock, settings.incidents_channel),
-        drafts=drafts,
+        documents=documents,
         outbox=worker,
         scheduler=scheduler,
         http=http,
     )
+
+
+def template_fields(settings: Settings) -> dict[str, object]:
+    """Fields every template may use besides the incident's."""
+    return {
+        "product": settings.product_name,
+        "status_page_url": settings.status_page_url,
+        "support_email": settings.support_email,
+    }
 
 
 def clock_config(settings: Settings) -> ClockConfig:

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     templates_dir: Path | None = None
     product_name: str = "BuildFlow AI"
     status_page_url: str | None = None
+    support_email: str = "support@buildflow-ai.app"
+    # When the daily digest goes to #incidents (UTC, HH:MM).
+    digest_at: time = time(9, 0)
     cron_secret: SecretStr | None = None
     anthropic_api_key: SecretStr | None = None
     admin_session_cookie: SecretStr | None = None

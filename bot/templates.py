@@ -29,8 +29,18 @@ class Templates:
 
     def render(self, name: str, **fields: object) -> str:
         try:
-            return self.env.get_template(name).render(**fields)
+            template = self.env.get_template(name)
         except TemplateError as exc:
             line = getattr(exc, "lineno", None)
-            where = f"{name}:{line}" if line else name
-            raise TemplateProblem(f"template {where}: {exc}") from exc
+            raise TemplateProblem(f"template {name}{f':{line}' if line else ''}: {exc}") from exc
+        try:
+            return template.render(**fields)
+        except TemplateError as exc:
+            # Jinja rewrites tracebacks so template frames carry the template's file and line.
+            where, line = template.filename or name, None
+            trace = exc.__traceback__
+            while trace is not None:
+                if trace.tb_frame.f_code.co_filename == template.filename:
+                    line = trace.tb_lineno
+                trace = trace.tb_next
+            raise TemplateProblem(f"template {where}{f':{line}' if line else ''}: {exc}") from exc

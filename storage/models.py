@@ -42,6 +42,7 @@ class Incident(SQLModel, table=True):
     to_improve: str | None = Field(default=None, sa_column=Column(Text))
     action_items: str | None = Field(default=None, sa_column=Column(Text))
     postmortem_md: str | None = Field(default=None, sa_column=Column(Text))
+    postmortem_url: str | None = None
     acknowledged_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
     acknowledged_by: str | None = None
     last_update_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
@@ -170,3 +171,13 @@ class Clock(SQLModel, table=True):
     data: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = _utc()  # type: ignore[assignment]
     fired_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+
+
+class JobRun(SQLModel, table=True):
+    """When a workspace-wide job (the daily digest) last ran; moved by compare-and-set so it
+    runs once per slot across restarts and replicas."""
+
+    __tablename__ = "job_run"
+
+    name: str = Field(primary_key=True)
+    last_run_at: datetime = _utc()  # type: ignore[assignment]

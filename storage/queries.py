@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import func, update
 from sqlmodel import col, select
@@ -113,3 +114,33 @@ async def claim_version(session: AsyncSession, incident: Incident) -> bool:
         return False
     incident.version += 1  # the ORM's own flush then writes the same value
     return True
+
+
+async def runs_for_incident(session: AsyncSession, incident_id: int) -> Sequence[StepRun]:
+    stmt = select(StepRun).where(StepRun.incident_id == incident_id).order_by(col(StepRun.id))
+    return (await session.exec(stmt)).all()
+
+
+async def resolved_since(session: AsyncSession, since: datetime) -> Sequence[Incident]:
+    stmt = (
+        select(Incident)
+        .where(Incident.status == RESOLVED, col(Incident.resolved_at) >= since)
+        .order_by(col(Incident.resolved_at))
+    )
+    return (await session.exec(stmt)).all()
+
+
+async def postmortems_overdue(
+    session: AsyncSession, resolved_before: datetime
+) -> Sequence[Incident]:
+    stmt = (
+        select(Incident)
+        .where(
+            Incident.status == RESOLVED,
+            col(Incident.severity).in_(["P1", "P2"]),
+            col(Incident.postmortem_done_at).is_(None),
+            col(Incident.resolved_at) < resolved_before,
+        )
+        .order_by(col(Incident.resolved_at))
+    )
+    return (await session.exec(stmt)).all()

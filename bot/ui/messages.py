@@ -152,14 +152,16 @@ def announcement(event: TimelineEvent) -> Message:
     return line, _dicts([_section(line)])
 
 
-def resolved_message(incident: Incident) -> Message:
+def resolved_message(incident: Incident, public_text: str) -> Message:
+    """Told in the incident's channel on resolve, with the public "resolved" text to copy."""
     assert incident.resolved_at is not None
     duration = fmt.duration(incident.resolved_at - incident.declared_at)
     text = (
         f":white_check_mark: *{incident_ref(incident)} resolved* after {duration}.\n"
         f"*Root cause:* {safe(incident.root_cause or '—', 2000)}"
     )
-    return truncate(text, 3000), _dicts([_section(text)])
+    copy = f"Status page / social text, ready to copy:\n```{truncate(escape(public_text), 2500)}```"
+    return truncate(text, 3000), _dicts([_section(text), _section(copy)])
 
 
 def help_message(text: str) -> Message:
@@ -259,22 +261,6 @@ def postmortem_posted(incident: Incident) -> Message:
 
 def divider() -> dict[str, object]:
     return DividerBlock().to_dict()
-
-
-def resolved_summary(incident: Incident) -> Message:
-    """The 5-line summary the runbook asks for in #incidents after an incident."""
-    assert incident.resolved_at is not None
-    severity = Severity(incident.severity)
-    where = fmt.channel(incident.channel_id) if incident.channel_id else "thread above"
-    lines = [
-        f":white_check_mark: *{incident_ref(incident)} resolved:* {safe(incident.title, 200)}",
-        f"*Severity:* {severity.label}",
-        f"*Duration:* {fmt.duration(incident.resolved_at - incident.declared_at)}",
-        f"*Root cause:* {safe(incident.root_cause or '—', 1500)}",
-        f"*Channel:* {where} · postmortem draft posted there",
-    ]
-    text = "\n".join(lines)
-    return text, _dicts([_section(text)])
 
 
 def declared(incident: Incident, incidents_channel: str) -> Message:

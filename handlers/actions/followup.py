@@ -39,7 +39,7 @@ def register(app: AsyncApp, services: Services) -> None:
             raise Conflict(f"{messages.incident_ref(incident)} is resolved.")
         await client.views_open(
             trigger_id=body["trigger_id"],
-            view=followup_ui.update_modal(incident, services.drafts.status_update(incident)),
+            view=followup_ui.update_modal(incident, services.documents.status_update(incident)),
         )
 
     @app.action(ids.STATUS_PAGE_POSTED)

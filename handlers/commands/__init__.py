@@ -29,6 +29,7 @@ HANDLERS: dict[str, Handler] = {
     "notified": followup.notified,
     "postmortem": followup.postmortem,
     "reopen": followup.reopen,
+    "summary": followup.summary,
     "timeline": show.timeline,
     "list": show.list_open,
 }

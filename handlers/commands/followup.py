@@ -27,7 +27,7 @@ async def update(inv: Invocation) -> None:
         raise Conflict(f"{messages.incident_ref(incident)} is resolved.")
     await inv.client.views_open(
         trigger_id=inv.trigger_id,
-        view=followup_ui.update_modal(incident, inv.services.drafts.status_update(incident)),
+        view=followup_ui.update_modal(incident, inv.services.documents.status_update(incident)),
     )
 
 
@@ -72,3 +72,13 @@ async def reopen(inv: Invocation) -> None:
             f"{messages.incident_ref(incident)} is open again; its clocks restarted."
         )
     )
+
+
+async def summary(inv: Invocation) -> None:
+    incident = await inv.incident()
+    services = inv.services
+    in_own_channel = inv.channel_id == incident.channel_id
+    text = services.documents.summary(
+        incident, services.clock.now(), incident.postmortem_url, public=not in_own_channel
+    )
+    await inv.respond(text=text, blocks=messages.info_message(text)[1], response_type="in_channel")

@@ -90,8 +90,17 @@ async def test_p1_declared_worked_and_resolved_with_postmortem(bot):
     channel_texts = [c.args["text"] for c in posts_to(bot.slack, channel)]
     assert any("INC-1 resolved* after 42 min" in t for t in channel_texts)
     summaries = [c.args["text"] for c in posts_to(bot.slack, INCIDENTS)]
-    summary = next(t for t in summaries if "resolved:*" in t)
-    assert "42 min" in summary and "Deploy 4512 exhausted the DB pool" in summary
+    summary = next(t for t in summaries if "*INC-1 — Site down* (Resolved)" in t)
+    lines = summary.splitlines()
+    assert len(lines) == 5  # the runbook's 5-line summary
+    assert lines[1] == "*Severity:* P1 — Critical"
+    assert lines[2] == "*Duration:* 42 min (resolved 2026-03-14 10:12 UTC)"
+    assert lines[3] == "*Root cause:* Deploy 4512 exhausted the DB pool"
+    [file_id] = list(bot.slack.files)
+    assert lines[4] == (
+        f"*Channel:* <#{channel}> · <https://test.slack.com/files/UBOT/"
+        f"{file_id}/INC-1-postmortem.md|postmortem>"
+    )
     root = bot.slack.channels[INCIDENTS].message(stored.root_ts)
     assert "Resolved" in block_text(root["blocks"])
 
@@ -171,5 +180,5 @@ async def test_three_resolve_submissions_at_once_resolve_once(bot):
     await drained(bot)
     assert len(await events(bot, 1, "resolved")) == 1
     assert len(bot.slack.calls_to("files.completeUploadExternal")) == 1
-    summaries = [c for c in posts_to(bot.slack, INCIDENTS) if "resolved:*" in c.args["text"]]
+    summaries = [c for c in posts_to(bot.slack, INCIDENTS) if "(Resolved)" in c.args["text"]]
     assert len(summaries) == 1

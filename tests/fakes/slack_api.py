@@ -244,6 +244,7 @@ class FakeSlack:
             "users.info": self._users_info,
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
+            "files.info": self._files_info,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -1016,6 +1017,20 @@ class FakeSlack:
         file_id = self._new_id("F", self.files)
         self.files[file_id] = FakeFile(id=file_id, name=filename, length=length)
         return {"upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    def _files_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(_require(args, "file"))
+        file = self.files.get(file_id)
+        if file is None or not file.completed:
+            raise _SlackError("file_not_found")
+        return {
+            "file": {
+                "id": file.id,
+                "name": file.name,
+                "title": file.title,
+                "permalink": f"{TEAM_URL}files/{BOT_USER_ID}/{file.id}/{file.name}",
+            }
+        }
 
     def _files_complete_upload(self, args: dict[str, Any]) -> dict[str, Any]:
         entries = _require(args, "files")

@@ -56,6 +56,7 @@ SCOPE_OF = {
     "pins_add": "pins:write",
     "bookmarks_add": "bookmarks:write",
     "files_upload_v2": "files:write",
+    "files_info": "files:read",
     "views_open": None,
     "auth_test": None,
 }
