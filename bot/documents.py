@@ -153,6 +153,13 @@ class Documents:
             if not e.deleted
         ]
 
+    def _phase(self, runbook_id: str, step_id: str) -> str | None:
+        runbook = self.runbooks.get(runbook_id)
+        for phase, step in runbook.steps() if runbook else ():
+            if step.id == step_id:
+                return phase
+        return None
+
     def _actions(self, runs: Iterable[StepRun]) -> list[dict[str, Any]]:
         rows = []
         for run in runs:
@@ -162,6 +169,7 @@ class Documents:
             step = runbook.step(run.step_id) if runbook else None
             rows.append(
                 {
+                    "phase": self._phase(run.runbook_id, run.step_id),
                     "label": step.label if step else run.step_id,
                     "state": run.state,
                     "who": "@" + run.requested_by,
@@ -212,7 +220,12 @@ class Documents:
         return self._render(
             "breach_notice",
             incident=self.incident_fields(incident, slack=False),
-            actions=[a for a in self._actions(runs) if a["state"] == "succeeded"],
+            # What was done about it: mitigations that worked, not the diagnosis.
+            actions=[
+                a
+                for a in self._actions(runs)
+                if a["state"] == "succeeded" and a["phase"] == "mitigation"
+            ],
             checks=self._checks(runs),
         )
 
