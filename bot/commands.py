@@ -226,10 +226,10 @@ def _none(name: str):  # noqa: ANN202 - small factory
 
 def _postmortem(rest: list[str]) -> dict[str, object]:
     if not rest:
-        return {"done": False}
-    if len(rest) == 1 and rest[0].lower() == "done":
-        return {"done": True}
-    raise CommandError("`postmortem` takes nothing, or `done`.", usage_of("postmortem"))
+        return {"do": "show"}
+    if len(rest) == 1 and rest[0].lower() in ("done", "edit"):
+        return {"do": rest[0].lower()}
+    raise CommandError("`postmortem` takes nothing, `edit` or `done`.", usage_of("postmortem"))
 
 
 def _help(rest: list[str]) -> dict[str, object]:

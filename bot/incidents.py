@@ -357,6 +357,33 @@ class IncidentService:
         self.wake_outbox()
         return incident
 
+    async def edit_review(self, incident_id: int, review: Resolution, actor: str) -> Incident:
+        """Change the resolve form's answers after the fact; the postmortem follows."""
+        if not review.root_cause.strip():
+            raise IncidentError("The root cause is required.")
+        async with self.db.transaction() as session:
+            incident = await queries.incident(session, incident_id)
+            if incident is None:
+                raise NotFound(f"There is no incident INC-{incident_id}.")
+            if incident.status != Status.RESOLVED.value:
+                raise IncidentError(f"INC-{incident_id} is not resolved yet.")
+            await self._touch(session, incident)
+            incident.root_cause = review.root_cause.strip()
+            incident.impact_users = _clean(review.impact_users)
+            incident.impact_revenue = _clean(review.impact_revenue)
+            incident.went_well = _clean(review.went_well)
+            incident.to_improve = _clean(review.to_improve)
+            incident.action_items = _clean(review.action_items)
+            self._event(
+                session,
+                incident,
+                self.clock.now(),
+                actor,
+                "review",
+                "edited the post-incident review",
+            )
+        return await self.rerender_postmortem(incident_id, actor)
+
     async def rerender_postmortem(self, incident_id: int, actor: str) -> Incident:
         """Render the postmortem again from the current timeline, store it and post it."""
         async with self.db.transaction() as session:

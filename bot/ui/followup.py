@@ -154,8 +154,12 @@ def _zone(name: str | None) -> ZoneInfo | None:
 
 
 def archive_note(incident: Incident) -> str:
+    where = (
+        f"<{incident.postmortem_url}|the postmortem>"
+        if incident.postmortem_url
+        else "the postmortem draft in this channel's files"
+    )
     return (
         f":file_cabinet: INC-{incident.id} was resolved; this channel is being archived. "
-        "The postmortem draft is pinned above in the files of this channel and stored by the "
-        "bot (`/incident postmortem INC-" + str(incident.id) + "` shows it again)."
+        f"Read {where}; `/incident postmortem INC-{incident.id}` posts it again."
     )

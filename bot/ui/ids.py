@@ -2,6 +2,7 @@
 
 DECLARE_VIEW = "incident_declare"
 RESOLVE_VIEW = "incident_resolve"
+REVIEW_VIEW = "incident_review"
 
 SIMILAR_JOIN = "similar_join"
 SIMILAR_DECLARE = "similar_declare_anyway"

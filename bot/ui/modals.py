@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from slack_sdk.models.blocks import (
     CheckboxesElement,
@@ -123,35 +123,64 @@ def declare_modal(
     return view.to_dict()
 
 
-def resolve_modal(incident_id: int, title: str) -> dict[str, object]:
+def resolve_modal(
+    incident_id: int, title: str, review: Mapping[str, str | None] | None = None
+) -> dict[str, object]:
+    """The resolve form; with `review` (the stored answers) it edits them after resolve."""
+    now = review or {}
     blocks = [
         _text_input(
             ids.ROOT_CAUSE,
             "Root cause",
             multiline=True,
             placeholder="What caused this? Be specific.",
+            initial=now.get(ids.ROOT_CAUSE),
         ),
         _text_input(
-            ids.IMPACT_USERS, "Users affected", optional=True, max_length=200, placeholder="~X"
+            ids.IMPACT_USERS,
+            "Users affected",
+            optional=True,
+            max_length=200,
+            placeholder="~X",
+            initial=now.get(ids.IMPACT_USERS),
         ),
         _text_input(
-            ids.IMPACT_REVENUE, "Revenue impact", optional=True, max_length=200, placeholder="~$X"
+            ids.IMPACT_REVENUE,
+            "Revenue impact",
+            optional=True,
+            max_length=200,
+            placeholder="~$X",
+            initial=now.get(ids.IMPACT_REVENUE),
         ),
-        _text_input(ids.WENT_WELL, "What went well", multiline=True, optional=True),
-        _text_input(ids.TO_IMPROVE, "What could be improved", multiline=True, optional=True),
+        _text_input(
+            ids.WENT_WELL,
+            "What went well",
+            multiline=True,
+            optional=True,
+            initial=now.get(ids.WENT_WELL),
+        ),
+        _text_input(
+            ids.TO_IMPROVE,
+            "What could be improved",
+            multiline=True,
+            optional=True,
+            initial=now.get(ids.TO_IMPROVE),
+        ),
         _text_input(
             ids.ACTION_ITEMS,
             "Action items",
             multiline=True,
             optional=True,
             placeholder="One per line: owner: task — due date",
+            initial=now.get(ids.ACTION_ITEMS),
         ),
     ]
+    editing = review is not None
     view = View(
         type="modal",
-        callback_id=ids.RESOLVE_VIEW,
-        title=PlainTextObject(text=f"Resolve INC-{incident_id}"[:24]),
-        submit=PlainTextObject(text="Resolve"),
+        callback_id=ids.REVIEW_VIEW if editing else ids.RESOLVE_VIEW,
+        title=PlainTextObject(text=f"{'Review' if editing else 'Resolve'} INC-{incident_id}"[:24]),
+        submit=PlainTextObject(text="Save" if editing else "Resolve"),
         close=PlainTextObject(text="Cancel"),
         private_metadata=json.dumps({"incident": incident_id, "title": title[:200]}),
         blocks=blocks,

@@ -7,7 +7,7 @@ from slack_sdk.errors import SlackApiError
 from bot.errors import Conflict
 from bot.severity import Status
 from bot.ui import followup as followup_ui
-from bot.ui import messages
+from bot.ui import ids, messages, modals
 from handlers.commands.invocation import Invocation
 
 
@@ -51,7 +51,15 @@ async def notified(inv: Invocation) -> None:
 
 async def postmortem(inv: Invocation) -> None:
     incident = await inv.incident()
-    if inv.command.args.get("done"):
+    if inv.command.args.get("do") == "edit":
+        if incident.status != Status.RESOLVED.value:
+            raise Conflict(f"{messages.incident_ref(incident)} is not resolved yet.")
+        await inv.client.views_open(
+            trigger_id=inv.trigger_id,
+            view=modals.resolve_modal(incident.id, incident.title, review_answers(incident)),  # type: ignore[arg-type]
+        )
+        return
+    if inv.command.args.get("do") == "done":
         await inv.services.followup.postmortem_done(incident.id, inv.user_id)  # type: ignore[arg-type]
         await inv.answer(messages.info_message("Recorded; the postmortem reminders are stopped."))
         return
@@ -82,3 +90,16 @@ async def summary(inv: Invocation) -> None:
         incident, services.clock.now(), incident.postmortem_url, public=not in_own_channel
     )
     await inv.respond(text=text, blocks=messages.info_message(text)[1], response_type="in_channel")
+
+
+def review_answers(incident: object) -> dict[str, str | None]:
+    """The stored answers of the resolve form, by input id."""
+    names = (
+        ids.ROOT_CAUSE,
+        ids.IMPACT_USERS,
+        ids.IMPACT_REVENUE,
+        ids.WENT_WELL,
+        ids.TO_IMPROVE,
+        ids.ACTION_ITEMS,
+    )
+    return {name: getattr(incident, name) for name in names}

@@ -13,7 +13,32 @@ from handlers.replies import guarded, whisper
 from handlers.views.state import metadata, value
 
 
+def _answers(view: dict) -> Resolution:
+    return Resolution(
+        root_cause=value(view, ids.ROOT_CAUSE) or "",
+        impact_users=value(view, ids.IMPACT_USERS),
+        impact_revenue=value(view, ids.IMPACT_REVENUE),
+        went_well=value(view, ids.WENT_WELL),
+        to_improve=value(view, ids.TO_IMPROVE),
+        action_items=value(view, ids.ACTION_ITEMS),
+    )
+
+
 def register(app: AsyncApp, services: Services) -> None:
+    @app.view(ids.REVIEW_VIEW)
+    @guarded
+    async def review_submitted(ack: AsyncAck, body: dict) -> None:
+        view = body["view"]
+        if not value(view, ids.ROOT_CAUSE):
+            await ack(
+                response_action="errors", errors={ids.ROOT_CAUSE: "The root cause is required."}
+            )
+            return
+        await ack()
+        await services.incidents.edit_review(
+            int(metadata(view)["incident"]), _answers(view), body["user"]["id"]
+        )
+
     @app.view(ids.RESOLVE_VIEW)
     @guarded
     async def resolve_submitted(ack: AsyncAck, body: dict, client: AsyncWebClient) -> None:
@@ -27,14 +52,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         incident_id = int(metadata(view)["incident"])
         user = body["user"]["id"]
-        resolution = Resolution(
-            root_cause=root_cause,
-            impact_users=value(view, ids.IMPACT_USERS),
-            impact_revenue=value(view, ids.IMPACT_REVENUE),
-            went_well=value(view, ids.WENT_WELL),
-            to_improve=value(view, ids.TO_IMPROVE),
-            action_items=value(view, ids.ACTION_ITEMS),
-        )
+        resolution = _answers(view)
         try:
             incident = await services.incidents.resolve(incident_id, resolution, user)
         except IncidentError as exc:

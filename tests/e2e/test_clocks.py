@@ -240,7 +240,8 @@ async def test_archive_after_seven_days_and_reopen_cancels_it(bot):
     await scheduler_pass(bot)
     [archived] = bot.slack.calls_to("conversations.archive")
     assert archived.args["channel"] == inc.channel_id
-    assert "being archived" in channel_texts(bot.slack, inc.channel_id)[-1]
+    last = channel_texts(bot.slack, inc.channel_id)[-1]
+    assert "being archived" in last and "|the postmortem>" in last
 
 
 async def _resolved(bot):

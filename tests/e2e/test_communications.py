@@ -126,3 +126,26 @@ async def test_templates_dir_overrides_the_shipped_templates(start_bot, tmp_path
     draft = form["blocks"][0]["element"]["initial_value"]
     assert draft.startswith("Acme is down (INC-1, P1). We are on it.")
     assert draft.endswith("Current status: Investigating.")  # the shipped template, still used
+
+
+async def test_postmortem_edit_changes_action_items_and_reposts(bot):
+    inc = await declare(bot, "P1 Site down")
+    await resolve(bot, inc.channel_id, "bad deploy")
+    await bot.sender.command("postmortem edit", channel=inc.channel_id)
+    form = (await bot.slack.wait_for("views.open"))[-1].args["view"]
+    assert form["callback_id"] == "incident_review"
+    root = next(b for b in form["blocks"] if b["block_id"] == "root_cause")
+    assert root["element"]["initial_value"] == "bad deploy"
+    await bot.sender.submit_view(
+        form,
+        {
+            "root_cause": text_value("bad deploy 4512"),
+            "action_items": text_value("Bob: add a pool alarm — due 2026-03-21"),
+        },
+    )
+    await bot.slack.wait_for("files.completeUploadExternal", count=2)
+    await drained(bot)
+    latest = list(bot.slack.files.values())[-1].content.decode()
+    assert "- [ ] Bob: add a pool alarm — due 2026-03-21" in latest
+    assert "bad deploy 4512" in latest
+    assert [e.kind for e in await events(bot, 1, "review")] == ["review"]
