@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -73,6 +74,18 @@ class SlackMirror:
             "upload_breach_notice": self.upload_breach_notice,
             "post_digest": self.post_digest,
         }
+
+    async def _post_message(self, **kwargs: Any) -> Any:
+        """chat.postMessage; if the bot is not in a public channel it joins once and retries
+        (a private channel it cannot join stays a permanent error)."""
+        try:
+            return await self.client.chat_postMessage(**kwargs)
+        except SlackApiError as exc:
+            if _error(exc) != "not_in_channel" or str(kwargs.get("channel", "")).startswith("U"):
+                raise
+            log.info("not in %s; joining it to post", kwargs.get("channel"))
+            await self.client.conversations_join(channel=kwargs["channel"])
+            return await self.client.chat_postMessage(**kwargs)
 
     async def _incident(self, job: Job) -> Incident:
         async with self.db.session() as session:
@@ -182,7 +195,7 @@ class SlackMirror:
         incident = await self._incident(job)
         text, blocks = messages.root_message(incident)
         if incident.root_ts is None:
-            response = await self.client.chat_postMessage(
+            response = await self._post_message(
                 channel=self.incidents_channel, text=text, blocks=blocks
             )
             await self._save(incident.id, root_ts=response["ts"])  # type: ignore[arg-type]
@@ -199,7 +212,7 @@ class SlackMirror:
             raise PermanentError("incident has no channel")
         text, blocks = messages.header_message(incident)
         if incident.header_ts is None:
-            response = await self.client.chat_postMessage(
+            response = await self._post_message(
                 channel=incident.channel_id, text=text, blocks=blocks
             )
             await self._save(incident.id, header_ts=response["ts"])  # type: ignore[arg-type]
@@ -229,7 +242,7 @@ class SlackMirror:
         if place is None:
             return
         channel, thread_ts = place
-        await self.client.chat_postMessage(
+        await self._post_message(
             channel=channel, thread_ts=thread_ts, text=truncate(text, 3000), blocks=blocks
         )
 
@@ -246,7 +259,7 @@ class SlackMirror:
             summary = self.documents.summary(
                 incident, incident.resolved_at or incident.declared_at, incident.postmortem_url
             )
-            await self.client.chat_postMessage(
+            await self._post_message(
                 channel=self.incidents_channel,
                 text=summary,
                 blocks=messages.info_message(summary)[1],
@@ -300,7 +313,7 @@ class SlackMirror:
 
     async def post_digest(self, job: Job) -> None:
         text = str(job.payload["text"])
-        await self.client.chat_postMessage(
+        await self._post_message(
             channel=self.incidents_channel, text=text, blocks=messages.info_message(text)[1]
         )
 
@@ -320,7 +333,7 @@ class SlackMirror:
             runs = await queries.latest_runs(session, incident.id)  # type: ignore[arg-type]
         text, blocks = runbook_ui.runbook_message(incident, runbook, runs)
         if incident.runbook_ts is None:
-            response = await self.client.chat_postMessage(
+            response = await self._post_message(
                 channel=channel, thread_ts=thread_ts, text=text, blocks=blocks
             )
             await self._save(incident.id, runbook_ts=response["ts"])  # type: ignore[arg-type]
@@ -347,7 +360,7 @@ class SlackMirror:
         assert place is not None
         channel, thread_ts = place
         text, blocks = runbook_ui.approval_request(incident, step, run, self.approvers)
-        response = await self.client.chat_postMessage(
+        response = await self._post_message(
             channel=channel, thread_ts=thread_ts, text=text, blocks=blocks
         )
         async with self.db.transaction() as session:
@@ -373,7 +386,7 @@ class SlackMirror:
         incident = await self._incident(job)
         user, level = str(job.payload["user"]), str(job.payload.get("level", "primary"))
         text, blocks = followup_ui.page(incident, user, level, in_dm=True)
-        await self.client.chat_postMessage(channel=user, text=text, blocks=blocks)
+        await self._post_message(channel=user, text=text, blocks=blocks)
         if incident.channel_id:
             if level == "backup":
                 await self._invite_quietly(incident.channel_id, user)
@@ -411,7 +424,7 @@ class SlackMirror:
         if incident.private:
             return
         # In #incidents: a reply in the incident's thread, optionally shown in the channel too.
-        await self.client.chat_postMessage(
+        await self._post_message(
             channel=self.incidents_channel,
             thread_ts=incident.root_ts,
             text=truncate(text, 3000),
@@ -423,7 +436,7 @@ class SlackMirror:
         incident = await self._incident(job)
         if not incident.channel_id:
             return
-        await self.client.chat_postMessage(
+        await self._post_message(
             channel=incident.channel_id, text=followup_ui.archive_note(incident)
         )
         try:

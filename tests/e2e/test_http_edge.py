@@ -107,3 +107,11 @@ async def test_a_failed_pin_is_retried_without_posting_the_header_twice(bot):
     headers = posts_to(bot.slack, incident.channel_id)
     assert len([h for h in headers if h.args["text"].startswith("INC-1 P1")]) == 1
     assert bot.slack.channels[incident.channel_id].pins == [incident.header_ts]
+
+
+async def test_not_in_channel_joins_and_posts(bot):
+    bot.slack.fail("chat.postMessage", "not_in_channel", times=1)
+    await declare(bot, "P3 Widget broken")
+    [join] = bot.slack.calls_to("conversations.join")
+    assert join.args["channel"] == INCIDENTS
+    assert len(posts_to(bot.slack, INCIDENTS)) == 1

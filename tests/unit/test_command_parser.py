@@ -10,9 +10,34 @@ from bot.commands import BY_NAME, MAX_TITLE, CommandError, help_text, parse
 from bot.severity import Severity, Status
 
 WORDS = st.sampled_from(
-    ["declare", "P1", "p2", "P9", "note", "INC-3", "inc-12", "--private", "--runbook",
-     "site-down", "<!channel>", "<@U123|bob>", '"quoted', "'", "status", "resolved",
-     "timeline", "0", "-1", "postmortem", "done", "edit", "help", "ünïcode", "🔥", ""]
+    [
+        "declare",
+        "P1",
+        "p2",
+        "P9",
+        "note",
+        "INC-3",
+        "inc-12",
+        "--private",
+        "--runbook",
+        "site-down",
+        "<!channel>",
+        "<@U123|bob>",
+        '"quoted',
+        "'",
+        "status",
+        "resolved",
+        "timeline",
+        "0",
+        "-1",
+        "postmortem",
+        "done",
+        "edit",
+        "help",
+        "ünïcode",
+        "🔥",
+        "",
+    ]
 )
 
 
@@ -41,12 +66,30 @@ def test_very_long_input_is_refused_with_a_reason():
     ("text", "name", "ref", "args"),
     [
         ("", "help", None, {}),
-        ("declare P1 Site down", "declare", None,
-         {"severity": Severity.P1, "title": "Site down", "runbook": None, "private": False,
-          "form": False}),
-        ("declare p2 DB slow --runbook Database-Disk --private", "declare", None,
-         {"severity": Severity.P2, "title": "DB slow", "runbook": "database-disk",
-          "private": True, "form": False}),
+        (
+            "declare P1 Site down",
+            "declare",
+            None,
+            {
+                "severity": Severity.P1,
+                "title": "Site down",
+                "runbook": None,
+                "private": False,
+                "form": False,
+            },
+        ),
+        (
+            "declare p2 DB slow --runbook Database-Disk --private",
+            "declare",
+            None,
+            {
+                "severity": Severity.P2,
+                "title": "DB slow",
+                "runbook": "database-disk",
+                "private": True,
+                "form": False,
+            },
+        ),
         ("status INC-4 identified", "status", 4, {"status": Status.IDENTIFIED}),
         ("note 5 users affected", "note", None, {"text": "5 users affected"}),
         ("commander <@U123|bob>", "commander", None, {"user": "U123"}),

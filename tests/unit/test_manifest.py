@@ -52,6 +52,7 @@ SCOPE_OF = {
     "conversations_invite": "channels:manage",
     "conversations_setTopic": "channels:manage",
     "conversations_archive": "channels:manage",
+    "conversations_join": "channels:join",
     "users_info": "users:read",
     "pins_add": "pins:write",
     "bookmarks_add": "bookmarks:write",
