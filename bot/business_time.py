@@ -35,13 +35,28 @@ class BusinessCalendar:
             return self._opening_on(day)
         raise ValueError("no business day in the next two weeks")
 
+    def _closing_on(self, at: datetime) -> datetime:
+        local = at.astimezone(self.zone)
+        return datetime.combine(local.date(), self.closing, tzinfo=self.zone).astimezone(UTC)
+
+    def add_business_time(self, start: datetime, span: timedelta) -> datetime:
+        """`span` of business time after `start`, carried over closing hours and days off."""
+        at = start if self.is_open(start) else self.next_opening(start)
+        left = span
+        for _day in range(30):
+            closing = self._closing_on(at)
+            if at + left <= closing:
+                return at + left
+            left -= closing - at
+            at = self.next_opening(at, after_today=True)
+        raise ValueError("business time span too long")
+
     def response_due(self, severity: Severity, declared_at: datetime) -> datetime | None:
         """When the response target runs out; None for P1 (immediate: escalation covers it)."""
         if severity is Severity.P1:
             return None
         if severity is Severity.P2:
-            start = declared_at if self.is_open(declared_at) else self.next_opening(declared_at)
-            return start + timedelta(minutes=30)
+            return self.add_business_time(declared_at, timedelta(minutes=30))
         if severity is Severity.P3:
             return declared_at + timedelta(hours=2)
         return self.next_opening(declared_at, after_today=True)

@@ -28,13 +28,20 @@ from bot.business_time import BusinessCalendar
 from bot.clock import Clock
 from bot.durations import show
 from bot.severity import Severity, Status
+from storage import queries
 from storage.db import Database
 from storage.models import Clock as ClockRow
 from storage.models import Incident
 
 log = logging.getLogger(__name__)
 
-PENDING, FIRED, CANCELLED = "pending", "fired", "cancelled"
+PENDING, FIRED, CANCELLED, FAILED = "pending", "fired", "cancelled", "failed"
+
+
+class _Busy(Exception):  # noqa: N818 - a signal to roll back and retry on the next pass
+    pass
+
+
 ESCALATE, RESPONSE, UPDATE, STATUS_PAGE = "escalate", "response", "update", "status_page"
 POSTMORTEM_REMINDER, POSTMORTEM_OVERDUE = "postmortem_reminder", "postmortem_overdue"
 GDPR, GDPR_DEADLINE, ARCHIVE = "gdpr", "gdpr_deadline", "archive"
@@ -108,7 +115,13 @@ class ClockPlanner:
     def page(
         self, session: AsyncSession, incident: Incident, now: datetime, user: str, level: str
     ) -> None:
-        timeline.enqueue(session, incident, now, "page", {"user": user, "level": level})
+        # One job per Slack write, so a retry never sends a page twice.
+        payload = {"user": user, "level": level}
+        timeline.enqueue(session, incident, now, "page_dm", payload)
+        if timeline.has_channel(incident):
+            if level == "backup":
+                timeline.enqueue(session, incident, now, "invite", {"users": [user]})
+            timeline.enqueue(session, incident, now, "page_channel", payload)
 
     def on_declare(
         self, session: AsyncSession, incident: Incident, now: datetime, gdpr_from: datetime | None
@@ -154,6 +167,10 @@ class ClockPlanner:
                 _add(session, incident, RESPONSE, max(due, now), now)
         if new.has_channel and not old.has_channel:
             self._start_open_clocks(session, incident, now)
+        elif new.has_channel and old.has_channel and new is not old:
+            # P1 and P2 may have different update intervals.
+            await cancel(session, incident.id, [UPDATE])  # type: ignore[arg-type]
+            _add(session, incident, UPDATE, now + self.config.update_every[new], now)
         elif old.has_channel and not new.has_channel:
             await cancel(session, incident.id, [UPDATE, STATUS_PAGE, ESCALATE])  # type: ignore[arg-type]
 
@@ -179,7 +196,13 @@ class ClockPlanner:
 
     async def on_reopen(self, session: AsyncSession, incident: Incident, now: datetime) -> None:
         await cancel(session, incident.id, [ARCHIVE, POSTMORTEM_REMINDER, POSTMORTEM_OVERDUE])  # type: ignore[arg-type]
-        if Severity(incident.severity).has_channel:
+        incident.postmortem_done_at = None  # a second resolve owes a new review
+        severity = Severity(incident.severity)
+        if incident.acknowledged_at is None:
+            due = self.config.calendar.response_due(severity, incident.declared_at)
+            if due is not None:
+                _add(session, incident, RESPONSE, max(due, now), now)
+        if severity.has_channel:
             self._start_open_clocks(session, incident, now)
 
     async def on_postmortem_done(self, session: AsyncSession, incident: Incident) -> None:
@@ -215,6 +238,8 @@ class Scheduler:
         self.wake_outbox = wake_outbox
         self.interval = interval
         self.digest = digest
+        # A clock is "late" only if it fired well after a pass could have caught it.
+        self.late_after = max(LATE_AFTER, timedelta(seconds=2 * interval))
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         # Completed passes; lets a test know the scheduler looked after time moved.
@@ -262,7 +287,14 @@ class Scheduler:
             ).all()
         fired = 0
         for clock_id in due:
-            fired += await self._fire(clock_id, now)  # type: ignore[arg-type]
+            try:
+                fired += await self._fire(clock_id, now)  # type: ignore[arg-type]
+            except _Busy:
+                continue  # the incident changed under us; the next pass sees it fresh
+            except Exception:
+                # One bad clock must not hold back the others: park it, visibly.
+                log.exception("clock %s failed to fire; marked as failed", clock_id)
+                await self._park(clock_id)
         if self.digest is not None and await self.digest.run_if_due():
             fired += 1
         if fired:
@@ -283,10 +315,23 @@ class Scheduler:
             incident = await session.get(Incident, row.incident_id) if row else None
             if row is None or incident is None:
                 return 0
-            late = " (late)" if now - row.due_at > LATE_AFTER else ""
+            # The firing is a change of the incident too: it must not interleave with an
+            # acknowledgement, a resolve or a reopen deciding on the same incident.
+            if not await queries.claim_version(session, incident):
+                raise _Busy
+            late = " (late)" if now - row.due_at > self.late_after else ""
             log.info("clock %s (%s) of INC-%s fired%s", row.id, row.kind, incident.id, late)
             await self._firings[row.kind](session, incident, row, now, late)
+            session.add(incident)
         return 1
+
+    async def _park(self, clock_id: int) -> None:
+        async with self.db.transaction() as session:
+            await session.exec(
+                update(ClockRow)  # type: ignore[call-overload]
+                .where(col(ClockRow.id) == clock_id, col(ClockRow.state) == PENDING)
+                .values(state=FAILED)
+            )
 
     # ---- what each clock does ------------------------------------------------------------
 
@@ -322,7 +367,7 @@ class Scheduler:
             f":rotating_light: No acknowledgement after {waited}: escalating to the "
             f"backup engineer <@{backup}>{late}",
         )
-        timeline.enqueue(session, incident, now, "page", {"user": backup, "level": "backup"})
+        ClockPlanner(self.config).page(session, incident, now, backup, "backup")
 
     async def _response(
         self, session: AsyncSession, incident: Incident, row: ClockRow, now: datetime, late: str
@@ -343,6 +388,8 @@ class Scheduler:
         self, session: AsyncSession, incident: Incident, row: ClockRow, now: datetime, late: str
     ) -> None:
         severity = Severity(incident.severity)
+        if incident.status == Status.RESOLVED.value or not severity.has_channel:
+            return  # a stray reminder of an incident that no longer needs them
         every = self.config.update_every[severity]
         timeline.add_event(
             session,
@@ -433,4 +480,5 @@ class Scheduler:
         incident.archived_at = now
         session.add(incident)
         timeline.add_event(session, incident, now, "bot", "archived", f"archived the channel{late}")
+        timeline.enqueue(session, incident, now, "post_archive_note")
         timeline.enqueue(session, incident, now, "archive_channel")

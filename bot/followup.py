@@ -13,7 +13,7 @@ from bot.clock import Clock
 from bot.clocks import PENDING, ClockPlanner
 from bot.commands import MAX_NOTE
 from bot.durations import show
-from bot.errors import Conflict, IncidentError, NotFound
+from bot.errors import Conflict, IncidentError, NotFound, VersionConflict, retry_on_version_conflict
 from bot.severity import Status
 from bot.text import escape
 from storage import queries
@@ -39,7 +39,7 @@ class FollowUpService:
 
     async def _claim(self, session: AsyncSession, incident: Incident) -> None:
         if not await queries.claim_version(session, incident):
-            raise Conflict(
+            raise VersionConflict(
                 f"INC-{incident.id} was changed by someone else at the same moment; "
                 "look at the channel and try again if still needed."
             )
@@ -51,6 +51,7 @@ class FollowUpService:
         timeline.add_event(session, incident, now, actor, kind, text)
         timeline.announce(session, incident, now, f"`{now:%H:%M}` <@{actor}> {text}")
 
+    @retry_on_version_conflict()
     async def acknowledge(self, incident_id: int, user: str) -> Incident:
         async with self.db.transaction() as session:
             incident = await self._load(session, incident_id)
@@ -75,6 +76,7 @@ class FollowUpService:
         self.wake_outbox()
         return incident
 
+    @retry_on_version_conflict()
     async def post_update(
         self, incident_id: int, text: str, user: str, broadcast: bool
     ) -> Incident:
@@ -97,18 +99,20 @@ class FollowUpService:
                 "update",
                 f":loudspeaker: status update: {escape(text)}",
             )
-            timeline.enqueue(
-                session,
-                incident,
-                now,
-                "post_update",
-                {"text": text, "user": user, "broadcast": broadcast},
-            )
+            # One job per Slack write: the channel, then the #incidents thread.
+            update = {"text": text, "user": user, "broadcast": broadcast}
+            if incident.channel_id or timeline.has_channel(incident):
+                timeline.enqueue(
+                    session, incident, now, "post_update", {**update, "to": "incident"}
+                )
+            if not incident.private:
+                timeline.enqueue(session, incident, now, "post_update", {**update, "to": "thread"})
             timeline.enqueue(session, incident, now, "refresh_root")
             await self.planner.on_update(session, incident, now)
         self.wake_outbox()
         return incident
 
+    @retry_on_version_conflict()
     async def status_page_posted(self, incident_id: int, user: str) -> Incident:
         async with self.db.transaction() as session:
             incident = await self._load(session, incident_id)
@@ -131,6 +135,7 @@ class FollowUpService:
         self.wake_outbox()
         return incident
 
+    @retry_on_version_conflict()
     async def postmortem_done(self, incident_id: int, user: str) -> Incident:
         async with self.db.transaction() as session:
             incident = await self._load(session, incident_id)
@@ -149,6 +154,7 @@ class FollowUpService:
         self.wake_outbox()
         return incident
 
+    @retry_on_version_conflict()
     async def notified(self, incident_id: int, user: str) -> Incident:
         async with self.db.transaction() as session:
             incident = await self._load(session, incident_id)
@@ -175,6 +181,7 @@ class FollowUpService:
         self.wake_outbox()
         return incident
 
+    @retry_on_version_conflict()
     async def reopen(self, incident_id: int, user: str) -> Incident:
         async with self.db.transaction() as session:
             incident = await self._load(session, incident_id)

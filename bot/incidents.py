@@ -15,7 +15,14 @@ from bot.clock import Clock
 from bot.clocks import ClockPlanner
 from bot.commands import MAX_NOTE, MAX_TITLE
 from bot.documents import Documents
-from bot.errors import Conflict, IncidentError, NotFound, NotInIncident
+from bot.errors import (
+    Conflict,
+    IncidentError,
+    NotFound,
+    NotInIncident,
+    VersionConflict,
+    retry_on_version_conflict,
+)
 from bot.runbooks import RunbookSet
 from bot.severity import Severity, Status
 from bot.similarity import is_similar
@@ -222,6 +229,7 @@ class IncidentService:
 
     # ---- changing ------------------------------------------------------------------------
 
+    @retry_on_version_conflict()
     async def set_severity(self, incident_id: int, severity: Severity, actor: str) -> Incident:
         async with self.db.transaction() as session:
             incident = await self._open_for_change(session, incident_id)
@@ -248,6 +256,7 @@ class IncidentService:
         self.wake_outbox()
         return incident
 
+    @retry_on_version_conflict()
     async def set_status(self, incident_id: int, status: Status, actor: str) -> Incident:
         if status is Status.RESOLVED:
             raise IncidentError("Resolve with `/incident resolve`: it asks for the root cause.")
@@ -272,6 +281,7 @@ class IncidentService:
         self.wake_outbox()
         return incident
 
+    @retry_on_version_conflict()
     async def set_commander(self, incident_id: int, commander: str, actor: str) -> Incident:
         async with self.db.transaction() as session:
             incident = await self._open_for_change(session, incident_id)
@@ -318,6 +328,7 @@ class IncidentService:
         self.wake_outbox()
         return event
 
+    @retry_on_version_conflict()
     async def resolve(self, incident_id: int, resolution: Resolution, actor: str) -> Incident:
         if not resolution.root_cause.strip():
             raise IncidentError("The root cause is required.")
@@ -353,10 +364,13 @@ class IncidentService:
             if incident.breach_detected_at is not None:
                 self._enqueue(session, incident, "upload_breach_notice")
             self._enqueue(session, incident, "post_resolved")
+            if not incident.private:
+                self._enqueue(session, incident, "post_summary")
             await self.planner.on_resolve(session, incident, now)
         self.wake_outbox()
         return incident
 
+    @retry_on_version_conflict()
     async def edit_review(self, incident_id: int, review: Resolution, actor: str) -> Incident:
         """Change the resolve form's answers after the fact; the postmortem follows."""
         if not review.root_cause.strip():
@@ -414,7 +428,7 @@ class IncidentService:
 
     async def _touch(self, session: AsyncSession, incident: Incident) -> datetime:
         if not await queries.claim_version(session, incident):
-            raise Conflict(
+            raise VersionConflict(
                 f"INC-{incident.id} was changed by someone else at the same moment; "
                 "look at the channel and try again if still needed."
             )

@@ -66,7 +66,10 @@ class SlackMirror:
             "refresh_runbook": self.refresh_runbook,
             "post_approval": self.post_approval,
             "refresh_approval": self.refresh_approval,
-            "page": self.page,
+            "page_dm": self.page_dm,
+            "page_channel": self.page_channel,
+            "post_summary": self.post_summary,
+            "post_archive_note": self.post_archive_note,
             "post_update_reminder": self.post_update_reminder,
             "post_status_page_reminder": self.post_status_page_reminder,
             "post_update": self.post_update,
@@ -135,9 +138,9 @@ class SlackMirror:
                 raise
             channel = response["channel"]
             await self._save(incident.id, channel_id=channel["id"], channel_name=channel["name"])  # type: ignore[arg-type]
-            log.info(
-                "INC-%s: created channel #%s (%s)", incident.id, channel["name"], channel["id"]
-            )
+            # A private incident's channel name carries its title: keep it out of the logs.
+            shown = "(private)" if incident.private else f"#{channel['name']}"
+            log.info("INC-%s: created channel %s (%s)", incident.id, shown, channel["id"])
             return
         raise PermanentError(f"no free channel name after {MAX_NAME_ATTEMPTS} tries")
 
@@ -253,17 +256,16 @@ class SlackMirror:
     async def post_resolved(self, job: Job) -> None:
         incident = await self._incident(job)
         text, blocks = messages.resolved_message(incident, self.documents.status_resolved(incident))
-        if incident.channel_id:
-            await self._post(incident, "incident", text, blocks)
-        if not incident.private:
-            summary = self.documents.summary(
-                incident, incident.resolved_at or incident.declared_at, incident.postmortem_url
-            )
-            await self._post_message(
-                channel=self.incidents_channel,
-                text=summary,
-                blocks=messages.info_message(summary)[1],
-            )
+        await self._post(incident, "incident", text, blocks)  # the channel, or the P3/P4 thread
+
+    async def post_summary(self, job: Job) -> None:
+        incident = await self._incident(job)
+        summary = self.documents.summary(
+            incident, incident.resolved_at or incident.declared_at, incident.postmortem_url
+        )
+        await self._post_message(
+            channel=self.incidents_channel, text=summary, blocks=messages.sections(summary)
+        )
 
     async def upload_postmortem(self, job: Job) -> None:
         incident = await self._incident(job)
@@ -314,7 +316,9 @@ class SlackMirror:
     async def post_digest(self, job: Job) -> None:
         text = str(job.payload["text"])
         await self._post_message(
-            channel=self.incidents_channel, text=text, blocks=messages.info_message(text)[1]
+            channel=self.incidents_channel,
+            text=truncate(text, 3000),
+            blocks=messages.sections(text),
         )
 
     # ---- runbook and approvals ---------------------------------------------------------------
@@ -382,16 +386,17 @@ class SlackMirror:
 
     # ---- clocks ---------------------------------------------------------------------------
 
-    async def page(self, job: Job) -> None:
+    async def page_dm(self, job: Job) -> None:
         incident = await self._incident(job)
         user, level = str(job.payload["user"]), str(job.payload.get("level", "primary"))
         text, blocks = followup_ui.page(incident, user, level, in_dm=True)
         await self._post_message(channel=user, text=text, blocks=blocks)
-        if incident.channel_id:
-            if level == "backup":
-                await self._invite_quietly(incident.channel_id, user)
-            text, blocks = followup_ui.page(incident, user, level, in_dm=False)
-            await self._post(incident, "incident", text, blocks)
+
+    async def page_channel(self, job: Job) -> None:
+        incident = await self._incident(job)
+        user, level = str(job.payload["user"]), str(job.payload.get("level", "primary"))
+        text, blocks = followup_ui.page(incident, user, level, in_dm=False)
+        await self._post(incident, "incident", text, blocks)
 
     async def _invite_quietly(self, channel: str, user: str) -> None:
         try:
@@ -419,9 +424,8 @@ class SlackMirror:
         text, blocks = followup_ui.status_update(
             incident, str(job.payload["text"]), str(job.payload["user"])
         )
-        if incident.channel_id:
+        if job.payload.get("to") == "incident":
             await self._post(incident, "incident", text, blocks)
-        if incident.private:
             return
         # In #incidents: a reply in the incident's thread, optionally shown in the channel too.
         await self._post_message(
@@ -432,13 +436,17 @@ class SlackMirror:
             reply_broadcast=bool(job.payload.get("broadcast")) and incident.root_ts is not None,
         )
 
+    async def post_archive_note(self, job: Job) -> None:
+        incident = await self._incident(job)
+        if incident.channel_id:
+            await self._post_message(
+                channel=incident.channel_id, text=followup_ui.archive_note(incident)
+            )
+
     async def archive_channel(self, job: Job) -> None:
         incident = await self._incident(job)
         if not incident.channel_id:
             return
-        await self._post_message(
-            channel=incident.channel_id, text=followup_ui.archive_note(incident)
-        )
         try:
             await self.client.conversations_archive(channel=incident.channel_id)
         except SlackApiError as exc:

@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import timeline
 from bot.clock import Clock
 from bot.clocks import ClockPlanner
-from bot.errors import Conflict, IncidentError, NotFound
+from bot.errors import Conflict, IncidentError, NotFound, VersionConflict, retry_on_version_conflict
 from bot.runbooks import HttpStep, Runbook, RunbookSet, StatuspageStep, Step
 from bot.severity import Severity, Status
 from bot.step_executor import StepExecutor
@@ -74,6 +74,7 @@ class RunbookService:
 
     # ---- attaching -----------------------------------------------------------------------
 
+    @retry_on_version_conflict()
     async def attach(self, incident_id: int, runbook_id: str, actor: str) -> Runbook:
         runbook = self.runbooks.get(runbook_id)
         if runbook is None:
@@ -96,7 +97,7 @@ class RunbookService:
                     f"`--private --runbook {runbook_id}` and work it there."
                 )
             if not await queries.claim_version(session, incident):
-                raise Conflict(f"INC-{incident_id} changed at the same moment; try again.")
+                raise VersionConflict(f"INC-{incident_id} changed at the same moment; try again.")
             incident.runbook_id = runbook_id
             incident.runbook_ts = None  # a new message for the new runbook
             session.add(incident)
@@ -109,8 +110,10 @@ class RunbookService:
             )
             self._enqueue(session, incident, "refresh_runbook")
             if runbook.starts_gdpr_clock and incident.breach_detected_at is None:
-                now = self.clock.now()
-                self.planner.start_gdpr(session, incident, now, now)
+                # The 72 hours run from detection (as given at declare), else from declaring.
+                detected = await queries.events_of_kind(session, incident_id, "detected")
+                start = detected[0].at if detected else incident.declared_at
+                self.planner.start_gdpr(session, incident, self.clock.now(), start)
                 session.add(incident)
         self.wake_outbox()
         return runbook

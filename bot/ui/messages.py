@@ -164,6 +164,24 @@ def resolved_message(incident: Incident, public_text: str) -> Message:
     return truncate(text, 3000), _dicts([_section(text), _section(copy)])
 
 
+def sections(text: str) -> list[dict[str, object]]:
+    """Long mrkdwn as several sections (each within Slack's 3000), split on line ends."""
+    chunks: list[str] = []
+    current = ""
+    for line in text.splitlines():
+        line = truncate(line, SECTION_LIMIT)
+        if current and len(current) + 1 + len(line) > SECTION_LIMIT:
+            chunks.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        chunks.append(current)
+    if len(chunks) > MESSAGE_BLOCKS:
+        chunks = chunks[: MESSAGE_BLOCKS - 1] + ["… (more than one message can hold)"]
+    return _dicts([_section(c) for c in chunks])
+
+
 def help_message(text: str) -> Message:
     return text, _dicts([_section(text)])
 

@@ -36,3 +36,9 @@ def test_p4_is_the_next_business_day():
 def test_summer_time_is_respected():
     # Berlin is UTC+2 from 29 March 2026: opening 09:00 is 07:00 UTC.
     assert CAL.next_opening(utc(2026, 3, 31, 18, 0)) == utc(2026, 4, 1, 7, 0)
+
+
+def test_p2_carries_over_closing_time_into_the_next_business_day():
+    friday_1650_berlin = utc(2026, 3, 13, 15, 50)  # 16:50 CET, ten minutes before closing
+    # Ten minutes on Friday, twenty on Monday from 09:00 CET (08:00 UTC).
+    assert CAL.response_due(Severity.P2, friday_1650_berlin) == utc(2026, 3, 16, 8, 20)
