@@ -429,7 +429,13 @@ class Scheduler:
             "reminder",
             f"reminded the team to post on the public status page{late}",
         )
-        timeline.enqueue(session, incident, now, "post_status_page_reminder", {"late": bool(late)})
+        timeline.enqueue(
+            session,
+            incident,
+            now,
+            "post_status_page_reminder",
+            {"late": bool(late), "open_for": show(now - incident.declared_at)},
+        )
 
     async def _postmortem(
         self, session: AsyncSession, incident: Incident, row: ClockRow, now: datetime, late: str

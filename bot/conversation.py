@@ -69,9 +69,25 @@ class ConversationLog:
 
         return await self._once(event_id, change)
 
-    async def edit(self, event_id: str | None, channel: str, ts: str, text: str) -> bool:
+    async def edit(
+        self, event_id: str | None, channel: str, ts: str, text: str,
+        user: str | None = None, thread_ts: str | None = None,
+    ) -> bool:
         async def change(session: AsyncSession) -> bool | None:
             event = await queries.message_event(session, channel, ts)
+            if event is None and user:
+                # The edit overtook the message itself (events are handled concurrently):
+                # record the message now, with its edited text.
+                incident = await queries.incident_for_place(
+                    session, channel, thread_ts, self.incidents_channel
+                )
+                if incident is None:
+                    return None
+                added = timeline.add_event(
+                    session, incident, self._sent_at(ts), user, "message", text[:MAX_TEXT]
+                )
+                added.slack_channel, added.slack_ts = channel, ts
+                return True
             if event is None or event.text == text:
                 return None
             history = json.loads(event.history) if event.history else []

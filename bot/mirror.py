@@ -415,7 +415,10 @@ class SlackMirror:
     async def post_status_page_reminder(self, job: Job) -> None:
         incident = await self._incident(job)
         text, blocks = followup_ui.status_page_reminder(
-            incident, self.documents.status_outage(incident), bool(job.payload.get("late"))
+            incident,
+            self.documents.status_outage(incident),
+            str(job.payload.get("open_for", "15m")),
+            bool(job.payload.get("late")),
         )
         await self._post(incident, "incident", text, blocks)
 

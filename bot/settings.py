@@ -164,6 +164,12 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _postmortem_order(self) -> Settings:
+        if self.postmortem_reminder >= self.postmortem_due:
+            raise ValueError("POSTMORTEM_REMINDER must be shorter than POSTMORTEM_DUE")
+        return self
+
+    @model_validator(mode="after")
     def _mode_needs(self) -> Settings:
         if self.slack_app_token is None and self.slack_signing_secret is None:
             raise ValueError(

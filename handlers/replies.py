@@ -41,7 +41,10 @@ Listener = Callable[..., Awaitable[None]]
 
 
 def guarded(listener: Listener) -> Listener:
-    """Report domain errors to the user and log the rest, so nothing escapes after ack()."""
+    """Report domain errors to the user and log the rest, so nothing escapes after ack().
+
+    The listener must take `body` and `respond` or `client`: Bolt passes only the arguments a
+    listener names, and the error needs a way back to the person."""
 
     @functools.wraps(listener)
     async def wrapper(**kwargs: Any) -> None:

@@ -23,7 +23,7 @@ from slack_sdk.models.views import View
 
 from bot.clocks import LABELS
 from bot.severity import Severity, Status
-from bot.text import safe, truncate
+from bot.text import escape, safe, truncate
 from bot.ui import ids
 from storage.models import Clock as ClockRow
 from storage.models import Incident
@@ -69,11 +69,13 @@ def update_reminder(incident: Incident, every: str, late: bool) -> Message:
     return text, _dicts([_section(text), ActionsBlock(elements=[button])])
 
 
-def status_page_reminder(incident: Incident, draft: str, late: bool) -> Message:
+def status_page_reminder(incident: Incident, draft: str, open_for: str, late: bool) -> Message:
     text = (
-        f":globe_with_meridians: INC-{incident.id} has been open 15 minutes and nothing is on "
+        f":globe_with_meridians: INC-{incident.id} has been open {open_for} and nothing is on "
         f"the public status page yet{' (late)' if late else ''}. Ready to copy:"
     )
+    # Shown as code to copy: escaped (no pings), and no backtick to break out of the block.
+    draft = escape(draft).replace("`", "'")
     blocks: list[Block] = [
         _section(text),
         _section(f"```{truncate(draft, 2800)}```"),

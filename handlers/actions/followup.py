@@ -46,4 +46,8 @@ def register(app: AsyncApp, services: Services) -> None:
     @guarded
     async def status_page_posted(ack: AsyncAck, body: dict, respond: AsyncRespond) -> None:
         await ack()
-        await followup.status_page_posted(int(body["actions"][0]["value"]), body["user"]["id"])
+        incident = await followup.status_page_posted(
+            int(body["actions"][0]["value"]), body["user"]["id"]
+        )
+        await reply(respond, messages.info_message(
+            f"Recorded for {messages.incident_ref(incident)}; no more status-page reminders."))

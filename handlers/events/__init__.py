@@ -35,7 +35,10 @@ def register(app: AsyncApp, services: Services) -> None:
         if subtype == "message_changed":
             message = event.get("message") or {}
             if not message.get("bot_id"):
-                await log.edit(event_id, channel, message.get("ts", ""), message.get("text", ""))
+                await log.edit(
+                    event_id, channel, message.get("ts", ""), message.get("text", ""),
+                    message.get("user"), message.get("thread_ts"),
+                )
         elif subtype == "message_deleted":
             await log.delete(event_id, channel, event.get("deleted_ts", ""))
         elif subtype in _HUMAN_SUBTYPES and subtype not in _IGNORED_SUBTYPES:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import Services
 from bot.ui import ids
@@ -15,7 +16,7 @@ from handlers.views.state import value
 def register(app: AsyncApp, services: Services) -> None:
     @app.view(ids.BREAK_GLASS_VIEW)
     @guarded
-    async def break_glass_submitted(ack: AsyncAck, body: dict) -> None:
+    async def break_glass_submitted(ack: AsyncAck, body: dict, client: AsyncWebClient) -> None:
         view = body["view"]
         reason = value(view, ids.BREAK_GLASS_REASON)
         if not reason:

@@ -27,7 +27,7 @@ def _answers(view: dict) -> Resolution:
 def register(app: AsyncApp, services: Services) -> None:
     @app.view(ids.REVIEW_VIEW)
     @guarded
-    async def review_submitted(ack: AsyncAck, body: dict) -> None:
+    async def review_submitted(ack: AsyncAck, body: dict, client: AsyncWebClient) -> None:
         view = body["view"]
         if not value(view, ids.ROOT_CAUSE):
             await ack(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import MAX_NOTE
 from bot.services import Services
@@ -14,7 +15,7 @@ from handlers.views.state import checked, metadata, value
 def register(app: AsyncApp, services: Services) -> None:
     @app.view(ids.UPDATE_VIEW)
     @guarded
-    async def update_submitted(ack: AsyncAck, body: dict) -> None:
+    async def update_submitted(ack: AsyncAck, body: dict, client: AsyncWebClient) -> None:
         view = body["view"]
         text = value(view, ids.UPDATE_TEXT)
         if not text or len(text) > MAX_NOTE:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from tests.conftest import BACKUP, INCIDENTS, PRIMARY
 from tests.support.db import clocks, drained, events, incident, scheduler_pass, until
 from tests.support.flows import declare, posts_to
@@ -105,6 +107,7 @@ async def test_two_schedulers_on_one_database_fire_once(start_bot, clock):
 async def test_update_reminder_and_the_update_form(bot):
     inc = await declare(bot, "P1 Site down")
     await bot.sender.command("ack", channel=inc.channel_id, user=PRIMARY)
+    await until(lambda: events(bot, 1, "acknowledged"), what="the ack")
     bot.clock.advance(minutes=30)
     await scheduler_pass(bot)
     reminder = next(
@@ -277,3 +280,99 @@ async def test_clocks_command_shows_due_times_in_utc_and_the_viewers_zone(bot):
     assert "Escalate to the backup engineer: 2026-03-14 09:45 UTC" in reply
     assert "05:45 your time (America/New_York)" in reply
     assert "Status update reminder: 2026-03-14 10:00 UTC" in reply
+
+
+async def test_p3_acknowledged_in_time_gets_no_response_reminder(bot):
+    inc = await declare(bot, "P3 Emails bouncing")
+    await bot.sender.command("ack INC-1", user="UBOB1")
+    await until(lambda: events(bot, 1, "acknowledged"), what="the ack")
+    bot.clock.advance(hours=3)
+    await scheduler_pass(bot)
+    assert await events(bot, 1, "reminder") == []
+    assert inc.channel_id is None
+
+
+async def test_raising_a_p3_to_p1_pages_and_starts_the_p1_clocks(bot):
+    await declare(bot, "P3 Emails bouncing")
+    assert dms(bot.slack, PRIMARY) == []
+    bot.clock.advance(minutes=20)
+    await bot.sender.command("severity INC-1 P1")
+    await until(lambda: events(bot, 1, "severity"))
+    await drained(bot)
+    assert len(dms(bot.slack, PRIMARY)) == 1
+    await scheduler_pass(bot)
+    pending = {c.kind: c for c in await clocks(bot, 1) if c.state == "pending"}
+    assert set(pending) == {"escalate", "update"}
+    assert pending["escalate"].due_at == bot.clock.now() + timedelta(minutes=15)
+    # Open 20 minutes with nothing on the status page: the P1 rule applies at once.
+    inc = await incident(bot, 1)
+    texts = [m["text"] for m in bot.slack.channels[inc.channel_id].messages]
+    assert any("has been open 20m and nothing is on the public status page" in t for t in texts)
+
+
+async def test_p1_to_p2_takes_the_p2_update_interval(start_bot):
+    bot = await start_bot(update_reminder_p1="20m", update_reminder_p2="45m")
+    inc = await declare(bot, "P1 Site down")
+    [update] = [c for c in await clocks(bot, 1) if c.kind == "update" and c.state == "pending"]
+    assert update.due_at == bot.clock.now() + timedelta(minutes=20)
+    await bot.sender.command("severity P2", channel=inc.channel_id)
+    await until(lambda: events(bot, 1, "severity"))
+    [update] = [c for c in await clocks(bot, 1) if c.kind == "update" and c.state == "pending"]
+    assert update.due_at == bot.clock.now() + timedelta(minutes=45)
+
+
+async def test_reopen_restarts_the_open_clocks(bot):
+    inc = await declare(bot, "P2 Search broken")
+    await bot.sender.command("resolve", channel=inc.channel_id)
+    form = (await bot.slack.wait_for("views.open"))[-1].args["view"]
+    await bot.sender.submit_view(form, {"root_cause": text_value("index")})
+    await until(lambda: _resolved(bot))
+    assert {c.kind for c in await clocks(bot, 1) if c.state == "pending"} == {
+        "postmortem_reminder",
+        "postmortem_overdue",
+        "archive",
+    }
+    await bot.sender.command("reopen", channel=inc.channel_id)
+    await until(lambda: _reopened(bot))
+    pending = {c.kind for c in await clocks(bot, 1) if c.state == "pending"}
+    assert pending == {"update", "status_page", "response", "escalate"}
+
+
+async def _reopened(bot):
+    return (await incident(bot, 1)).status == "investigating"
+
+
+async def test_gdpr_clock_runs_from_declaring_when_the_runbook_is_attached_later(bot):
+    inc = await declare(bot, "P1 Strange exports --private")
+    bot.clock.advance(hours=5)
+    await bot.sender.command("runbook data-breach", channel=inc.channel_id)
+    await until(lambda: _gdpr_started(bot))
+    stored = await incident(bot, 1)
+    assert stored.breach_detected_at == stored.declared_at
+    deadline = [c for c in await clocks(bot, 1) if c.kind == "gdpr_deadline"][0]
+    assert deadline.due_at == stored.declared_at + timedelta(hours=72)
+
+
+async def _gdpr_started(bot):
+    return (await incident(bot, 1)).breach_detected_at
+
+
+async def test_ack_and_escalation_at_the_same_moment_do_not_both_happen(bot):
+    import asyncio
+
+    inc = await declare(bot, "P1 Site down")
+    bot.clock.advance(minutes=15)  # escalation is due right now
+    await asyncio.gather(
+        bot.sender.command("ack", channel=inc.channel_id, user=PRIMARY),
+        scheduler_pass(bot),
+    )
+    await until(lambda: events(bot, 1, "acknowledged"), what="the ack")
+    await scheduler_pass(bot)
+    escalations = await events(bot, 1, "escalation")
+    [acked] = await events(bot, 1, "acknowledged")
+    # Either the escalation won (and the ack came after it) or the ack won (no escalation).
+    assert len(escalations) <= 1
+    if escalations:
+        assert escalations[0].id < acked.id and len(dms(bot.slack, BACKUP)) == 1
+    else:
+        assert dms(bot.slack, BACKUP) == []

@@ -315,3 +315,37 @@ async def test_concurrent_changes_apply_once(bot):
     await bot.slack.wait_for_response(count=4)
     await drained(bot)
     assert len(await events(bot, 1, "status")) == 1
+
+
+async def test_an_edit_that_overtakes_its_message_is_still_recorded(bot):
+    inc = await declare(bot, "P1 Site down")
+    await bot.sender.event(
+        {
+            "type": "message",
+            "subtype": "message_changed",
+            "channel": inc.channel_id,
+            "message": {"ts": "1773480900.000100", "user": "UBOB1", "text": "edited first"},
+            "ts": "1773480901.1",
+        }
+    )
+    await until(lambda: events(bot, 1, "message"), what="the row from the edit")
+    await bot.sender.event(
+        {
+            "type": "message",
+            "channel": inc.channel_id,
+            "user": "UBOB1",
+            "text": "original",
+            "ts": "1773480900.000100",
+        }
+    )
+    await bot.sender.event(
+        {
+            "type": "message",
+            "channel": inc.channel_id,
+            "user": "UBOB1",
+            "text": "sentinel",
+            "ts": "1773480902.000100",
+        }
+    )
+    await until(lambda: _count(lambda: events(bot, 1, "message"), 2), what="the sentinel")
+    assert [e.text for e in await events(bot, 1, "message")] == ["edited first", "sentinel"]

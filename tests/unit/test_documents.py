@@ -205,3 +205,25 @@ def test_markdown_has_no_slack_markup_and_slack_text_is_escaped(documents):
     assert "[dash](https://x.io)" in markdown and "typo" not in markdown
     summary = documents.summary(incident(), at(42), None)
     assert "&lt;everywhere&gt; &amp; more" in summary and "<everywhere>" not in summary
+
+
+def test_private_incidents_show_no_details_in_the_digest_or_summary(documents):
+    secret = dict(
+        private=True,
+        title="Secret breach of Acme",
+        root_cause="token in Acme logs",
+        last_update="Acme rotating keys",
+        last_update_at=at(30),
+    )
+    now = at(24 * 60)
+    digest = documents.digest(
+        now,
+        [incident(id=9, status="identified", resolved_at=None, **secret)],
+        [incident(id=10, **secret)],
+        [incident(id=11, declared_at=at(-3000), resolved_at=at(-2900), **secret)],
+    )
+    assert "Acme" not in digest
+    assert digest.count("private incident") == 3 and "[private]" in digest
+    assert "Acme" not in documents.summary(incident(**secret), now, None)
+    # In its own channel the summary may say everything.
+    assert "Acme" in documents.summary(incident(**secret), now, None, public=False)
