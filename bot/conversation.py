@@ -70,8 +70,13 @@ class ConversationLog:
         return await self._once(event_id, change)
 
     async def edit(
-        self, event_id: str | None, channel: str, ts: str, text: str,
-        user: str | None = None, thread_ts: str | None = None,
+        self,
+        event_id: str | None,
+        channel: str,
+        ts: str,
+        text: str,
+        user: str | None = None,
+        thread_ts: str | None = None,
     ) -> bool:
         async def change(session: AsyncSession) -> bool | None:
             event = await queries.message_event(session, channel, ts)

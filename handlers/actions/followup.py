@@ -49,5 +49,9 @@ def register(app: AsyncApp, services: Services) -> None:
         incident = await followup.status_page_posted(
             int(body["actions"][0]["value"]), body["user"]["id"]
         )
-        await reply(respond, messages.info_message(
-            f"Recorded for {messages.incident_ref(incident)}; no more status-page reminders."))
+        await reply(
+            respond,
+            messages.info_message(
+                f"Recorded for {messages.incident_ref(incident)}; no more status-page reminders."
+            ),
+        )

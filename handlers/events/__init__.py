@@ -36,8 +36,12 @@ def register(app: AsyncApp, services: Services) -> None:
             message = event.get("message") or {}
             if not message.get("bot_id"):
                 await log.edit(
-                    event_id, channel, message.get("ts", ""), message.get("text", ""),
-                    message.get("user"), message.get("thread_ts"),
+                    event_id,
+                    channel,
+                    message.get("ts", ""),
+                    message.get("text", ""),
+                    message.get("user"),
+                    message.get("thread_ts"),
                 )
         elif subtype == "message_deleted":
             await log.delete(event_id, channel, event.get("deleted_ts", ""))
