@@ -13,10 +13,9 @@ from bot.clock import Clock
 from bot.clocks import PENDING, ClockPlanner
 from bot.commands import MAX_NOTE
 from bot.durations import show
-from bot.errors import Conflict, IncidentError, NotFound, VersionConflict, retry_on_version_conflict
+from bot.errors import Conflict, IncidentError, retry_on_version_conflict
 from bot.severity import Status
 from bot.text import escape
-from storage import queries
 from storage.db import Database
 from storage.models import Clock as ClockRow
 from storage.models import Incident
@@ -31,19 +30,6 @@ class FollowUpService:
         self.planner = planner
         self.wake_outbox = wake_outbox
 
-    async def _load(self, session: AsyncSession, incident_id: int) -> Incident:
-        incident = await queries.incident(session, incident_id)
-        if incident is None:
-            raise NotFound(f"There is no incident INC-{incident_id}.")
-        return incident
-
-    async def _claim(self, session: AsyncSession, incident: Incident) -> None:
-        if not await queries.claim_version(session, incident):
-            raise VersionConflict(
-                f"INC-{incident.id} was changed by someone else at the same moment; "
-                "look at the channel and try again if still needed."
-            )
-
     def _say(
         self, session: AsyncSession, incident: Incident, actor: str, kind: str, text: str
     ) -> None:
@@ -54,13 +40,13 @@ class FollowUpService:
     @retry_on_version_conflict()
     async def acknowledge(self, incident_id: int, user: str) -> Incident:
         async with self.db.transaction() as session:
-            incident = await self._load(session, incident_id)
+            incident = await timeline.load(session, incident_id)
             if incident.acknowledged_at is not None:
                 raise Conflict(
                     f"Already acknowledged by <@{incident.acknowledged_by}> at "
                     f"{incident.acknowledged_at:%H:%M} UTC."
                 )
-            await self._claim(session, incident)
+            await timeline.claim(session, incident)
             now = self.clock.now()
             incident.acknowledged_at, incident.acknowledged_by = now, user
             session.add(incident)
@@ -86,8 +72,8 @@ class FollowUpService:
         if len(text) > MAX_NOTE:
             raise IncidentError(f"The update is {len(text)} characters; keep it to {MAX_NOTE}.")
         async with self.db.transaction() as session:
-            incident = await self._load(session, incident_id)
-            await self._claim(session, incident)
+            incident = await timeline.load(session, incident_id)
+            await timeline.claim(session, incident)
             now = self.clock.now()
             incident.last_update, incident.last_update_at = text, now
             session.add(incident)
@@ -115,13 +101,13 @@ class FollowUpService:
     @retry_on_version_conflict()
     async def status_page_posted(self, incident_id: int, user: str) -> Incident:
         async with self.db.transaction() as session:
-            incident = await self._load(session, incident_id)
+            incident = await timeline.load(session, incident_id)
             if incident.status_page_posted_at is not None:
                 raise Conflict(
                     f"The status page post was already recorded at "
                     f"{incident.status_page_posted_at:%H:%M} UTC."
                 )
-            await self._claim(session, incident)
+            await timeline.claim(session, incident)
             incident.status_page_posted_at = self.clock.now()
             session.add(incident)
             self._say(
@@ -138,7 +124,7 @@ class FollowUpService:
     @retry_on_version_conflict()
     async def postmortem_done(self, incident_id: int, user: str) -> Incident:
         async with self.db.transaction() as session:
-            incident = await self._load(session, incident_id)
+            incident = await timeline.load(session, incident_id)
             if incident.status != Status.RESOLVED.value:
                 raise IncidentError("Resolve the incident first; the postmortem comes after.")
             if incident.postmortem_done_at is not None:
@@ -146,7 +132,7 @@ class FollowUpService:
                     f"The postmortem was already marked shared at "
                     f"{incident.postmortem_done_at:%Y-%m-%d %H:%M} UTC."
                 )
-            await self._claim(session, incident)
+            await timeline.claim(session, incident)
             incident.postmortem_done_at = self.clock.now()
             session.add(incident)
             self._say(session, incident, user, "postmortem", ":memo: shared the postmortem")
@@ -157,7 +143,7 @@ class FollowUpService:
     @retry_on_version_conflict()
     async def notified(self, incident_id: int, user: str) -> Incident:
         async with self.db.transaction() as session:
-            incident = await self._load(session, incident_id)
+            incident = await timeline.load(session, incident_id)
             if incident.breach_detected_at is None:
                 raise IncidentError(
                     f"INC-{incident_id} has no GDPR clock (it has no data-breach runbook)."
@@ -167,7 +153,7 @@ class FollowUpService:
                     f"Notification was already recorded at "
                     f"{incident.notified_at:%Y-%m-%d %H:%M} UTC."
                 )
-            await self._claim(session, incident)
+            await timeline.claim(session, incident)
             incident.notified_at = self.clock.now()
             session.add(incident)
             self._say(
@@ -184,14 +170,14 @@ class FollowUpService:
     @retry_on_version_conflict()
     async def reopen(self, incident_id: int, user: str) -> Incident:
         async with self.db.transaction() as session:
-            incident = await self._load(session, incident_id)
+            incident = await timeline.load(session, incident_id)
             if incident.status != Status.RESOLVED.value:
                 raise Conflict(f"INC-{incident_id} is not resolved.")
             if incident.archived_at is not None:
                 raise IncidentError(
                     f"INC-{incident_id}'s channel is archived; declare a new incident instead."
                 )
-            await self._claim(session, incident)
+            await timeline.claim(session, incident)
             now = self.clock.now()
             incident.status, incident.resolved_at = Status.INVESTIGATING.value, None
             session.add(incident)
@@ -212,7 +198,7 @@ class FollowUpService:
 
     async def pending_clocks(self, incident_id: int) -> Sequence[ClockRow]:
         async with self.db.session() as session:
-            await self._load(session, incident_id)
+            await timeline.load(session, incident_id)
             stmt = (
                 select(ClockRow)
                 .where(ClockRow.incident_id == incident_id, ClockRow.state == PENDING)

@@ -20,7 +20,6 @@ from bot.errors import (
     IncidentError,
     NotFound,
     NotInIncident,
-    VersionConflict,
     retry_on_version_conflict,
 )
 from bot.runbooks import RunbookSet
@@ -419,20 +418,13 @@ class IncidentService:
     # ---- helpers ---------------------------------------------------------------------------
 
     async def _open_for_change(self, session: AsyncSession, incident_id: int) -> Incident:
-        incident = await queries.incident(session, incident_id)
-        if incident is None:
-            raise NotFound(f"There is no incident INC-{incident_id}.")
+        incident = await timeline.load(session, incident_id)
         if incident.status == Status.RESOLVED.value:
             raise Conflict(f"INC-{incident_id} is already resolved.")
         return incident
 
     async def _touch(self, session: AsyncSession, incident: Incident) -> datetime:
-        if not await queries.claim_version(session, incident):
-            raise VersionConflict(
-                f"INC-{incident.id} was changed by someone else at the same moment; "
-                "look at the channel and try again if still needed."
-            )
-        session.add(incident)
+        await timeline.claim(session, incident)
         return self.clock.now()
 
     def _event(

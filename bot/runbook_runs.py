@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import timeline
 from bot.clock import Clock
 from bot.clocks import ClockPlanner
-from bot.errors import Conflict, IncidentError, NotFound, VersionConflict, retry_on_version_conflict
+from bot.errors import Conflict, IncidentError, NotFound, retry_on_version_conflict
 from bot.runbooks import HttpStep, Runbook, RunbookSet, StatuspageStep, Step
 from bot.severity import Severity, Status
 from bot.step_executor import StepExecutor
@@ -96,8 +96,7 @@ class RunbookService:
                     "is public (its story is in #incidents). Declare a new incident with "
                     f"`--private --runbook {runbook_id}` and work it there."
                 )
-            if not await queries.claim_version(session, incident):
-                raise VersionConflict(f"INC-{incident_id} changed at the same moment; try again.")
+            await timeline.claim(session, incident)
             incident.runbook_id = runbook_id
             incident.runbook_ts = None  # a new message for the new runbook
             session.add(incident)

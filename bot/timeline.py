@@ -9,8 +9,29 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import outbox
+from bot.errors import NotFound, VersionConflict
 from bot.severity import Severity
+from storage import queries
 from storage.models import Incident, TimelineEvent
+
+
+async def load(session: AsyncSession, incident_id: int) -> Incident:
+    """The incident, or NotFound with a message for the person who named it."""
+    incident = await queries.incident(session, incident_id)
+    if incident is None:
+        raise NotFound(f"There is no incident INC-{incident_id}.")
+    return incident
+
+
+async def claim(session: AsyncSession, incident: Incident) -> None:
+    """Compare-and-set the incident's version before changing it (see storage.queries);
+    VersionConflict makes the operation start again from a fresh read."""
+    if not await queries.claim_version(session, incident):
+        raise VersionConflict(
+            f"INC-{incident.id} was changed by someone else at the same moment; "
+            "look at the channel and try again if still needed."
+        )
+    session.add(incident)
 
 
 def lane(incident_id: int) -> str:
