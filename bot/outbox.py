@@ -148,10 +148,16 @@ class OutboxWorker:
             )
         self._task = asyncio.create_task(self._run(), name="outbox-worker")
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 10.0) -> None:
+        """Let the delivery in flight finish (within `grace` seconds); what is still queued
+        stays in the outbox for the next start."""
         self._stopping = True
         self._wake.set()
-        if self._task is not None:
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), grace)
+        except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -160,6 +166,8 @@ class OutboxWorker:
         while not self._stopping:
             try:
                 delivered = await self.run_once()
+                if self._stopping:
+                    break
             except Exception:
                 log.exception("outbox pass failed; will try again")
                 delivered = 0

@@ -359,7 +359,7 @@ class FakeSlack:
         self,
         method: str,
         count: int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109 - polling helper; the name is the agreed API
+        timeout: float = 10.0,  # noqa: ASYNC109 - polling helper; the name is the agreed API
         where: Callable[[Call], bool] | None = None,
     ) -> list[Call]:
         """Wait until ``count`` matching calls arrived; return all matching calls so far."""
@@ -379,7 +379,7 @@ class FakeSlack:
     async def wait_until(
         self,
         predicate: Callable[[], bool],
-        timeout: float = 5.0,  # noqa: ASYNC109 - polling helper; the name is the agreed API
+        timeout: float = 10.0,  # noqa: ASYNC109 - polling helper; the name is the agreed API
     ) -> None:
         deadline = time.monotonic() + timeout
         while not predicate():
@@ -392,7 +392,7 @@ class FakeSlack:
     async def wait_for_response(
         self,
         count: int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109 - polling helper; the name is the agreed API
+        timeout: float = 10.0,  # noqa: ASYNC109 - polling helper; the name is the agreed API
         where: Callable[[dict[str, Any]], bool] | None = None,
     ) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout

@@ -299,7 +299,7 @@ class FakeTarget:
         path: str,
         method: str | None = None,
         count: int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109 - polling helper; the name is the agreed API
+        timeout: float = 10.0,  # noqa: ASYNC109 - polling helper; the name is the agreed API
     ) -> list[Recorded]:
         """Wait until ``count`` matching requests arrived; return all matching so far."""
         deadline = time.monotonic() + timeout

@@ -36,7 +36,7 @@ async def outbox(bot: Any) -> list[OutboxMessage]:
         )
 
 
-async def drained(bot: Any, timeout: float = 5.0) -> None:
+async def drained(bot: Any, timeout: float = 10.0) -> None:
     """Wait until the outbox has delivered (or given up on) everything queued."""
 
     async def settled() -> bool:
@@ -54,7 +54,7 @@ async def drained(bot: Any, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def until(check: Any, timeout: float = 5.0, what: str = "condition") -> Any:
+async def until(check: Any, timeout: float = 10.0, what: str = "condition") -> Any:
     """Poll an async function until it returns something truthy (events are handled after
     Slack's request has been acknowledged, so their effects land a moment later)."""
     import asyncio
