@@ -30,6 +30,7 @@ from storage.models import Incident, TimelineEvent
 INCIDENT_ID = 1
 BATCH = 5_000
 INDEX = "ix_timeline_incident_at"
+DELETED_EVERY = 997  # a few deleted messages, which the document leaves out
 
 
 @dataclass
@@ -41,6 +42,7 @@ class PostmortemResult:
     render_seconds: float  # of which: Documents.postmortem
     peak_bytes: int  # tracemalloc peak during one rerender_postmortem
     markdown_bytes: int
+    visible_rows: int  # rows not flagged deleted: what the document's table must list
     timeline_rows_in_document: int
     query_plan: str
     uses_index: bool
@@ -68,7 +70,7 @@ def _rows(count: int, start: datetime) -> list[dict[str, Any]]:
                 "slack_channel": "CBENCHPM" if kind == "message" else None,
                 "slack_ts": f"{1_700_000_000 + i}.000100" if kind == "message" else None,
                 "key": i % 500 == 0,
-                "deleted": i % 997 == 0,
+                "deleted": i % DELETED_EVERY == 0,
                 "data": data,
                 "history": None,
             }
@@ -103,6 +105,11 @@ async def _fill(db: Database, rows: int) -> None:
     async with db.engine.begin() as conn:
         for i in range(0, len(all_rows), BATCH):
             await conn.execute(insert(table), all_rows[i : i + BATCH])
+
+
+def _table_rows(markdown: str) -> int:
+    table = markdown.split("### Full timeline", 1)[-1]
+    return sum(1 for line in table.splitlines() if line.startswith("| ")) - 2  # head, rule
 
 
 def _workdir(path: Path) -> Path:
@@ -179,7 +186,7 @@ async def measure(
             profiler = Profiler(async_mode="enabled")
             with profiler:
                 await services.incidents.rerender_postmortem(INCIDENT_ID, "UBENCH")
-            profile_text = pyinstrument_text(profiler)
+            profile_text = pyinstrument_text(profiler, "rerender_postmortem")
 
         sql, params = statements[0]
         plan = _plan(db_path, sql, params)
@@ -191,7 +198,8 @@ async def measure(
             render_seconds=rendered - loaded,
             peak_bytes=peak,
             markdown_bytes=len(markdown.encode()),
-            timeline_rows_in_document=markdown.count("\n| ") - 1,  # minus the header row
+            visible_rows=rows - len(range(0, rows, DELETED_EVERY)),
+            timeline_rows_in_document=_table_rows(markdown),
             query_plan=plan,
             uses_index=INDEX in plan and "TEMP B-TREE" not in plan,
             profile=profile_text,

@@ -10,10 +10,14 @@ import collections
 import shutil
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 SAMPLE_RATE = 200  # per second
+ROOT = str(Path(__file__).resolve().parents[1]) + "/"
+OWN_CODE = ("(bot/", "(handlers/", "(storage/")
+IDLE = ("select (selectors.py)", "EpollSelector.select (selectors.py)")
 
 
 def py_spy() -> str:
@@ -30,6 +34,8 @@ class SpyRecorder:
         self.pid = pid
         self.output = output
         self._proc: asyncio.subprocess.Process | None = None
+        self.elapsed = 0.0
+        self._started = 0.0
 
     async def start(self) -> None:
         self._proc = await asyncio.create_subprocess_exec(
@@ -41,16 +47,18 @@ class SpyRecorder:
             str(SAMPLE_RATE),
             "--format",
             "raw",
+            # Without pausing the bot per sample: pausing halved its ingest rate when tried.
             "--nonblocking",
-            "--idle",
             "--output",
             str(self.output),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
         await asyncio.sleep(0.5)  # let it attach before the load starts
+        self._started = time.perf_counter()
 
     async def stop(self) -> None:
+        self.elapsed = time.perf_counter() - self._started
         if self._proc is not None and self._proc.returncode is None:
             self._proc.send_signal(signal.SIGINT)
             await self._proc.wait()
@@ -60,7 +68,8 @@ def _short(frame: str) -> str:
     """`name (path/to/module.py:12)` → `name (module.py)`: readable, stable across lines."""
     name, _, where = frame.partition(" (")
     path = where.rstrip(")").rsplit(":", 1)[0]
-    for marker in ("site-packages/", "/work/main/", "lib/python3.11/"):
+    path = path.removeprefix(ROOT)
+    for marker in ("site-packages/", f"lib/python{sys.version_info[0]}.{sys.version_info[1]}/"):
         if marker in path:
             path = path.split(marker, 1)[1]
     return f"{name} ({path})"
@@ -68,7 +77,7 @@ def _short(frame: str) -> str:
 
 def _thread(frames: list[str]) -> str:
     # Collapsed stacks carry no thread name; the roots tell the event loop from aiosqlite's
-    # one worker thread per connection (where SQLite's C code runs, out of the loop's way).
+    # worker threads (one per connection) and the rest.
     if any(f.startswith("_connection_worker_thread ") for f in frames):
         return "sqlite"
     if any(f.startswith("_run_module_as_main ") for f in frames):
@@ -76,46 +85,40 @@ def _thread(frames: list[str]) -> str:
     return "other"
 
 
-def _idle(thread: str, leaf: str) -> bool:
-    if thread == "loop":
-        return leaf.startswith(("select (selectors.py)", "EpollSelector.select "))
-    return leaf.startswith(("wait (threading.py)", "Condition.wait ", "get (queue.py)"))
-
-
-def summarize_stacks(path: Path, top: int = 12) -> dict[str, Any]:
-    """From py-spy's collapsed stacks (recorded with --idle): how busy the event loop was,
-    how much SQLite work ran in aiosqlite's threads, and the loop's hottest functions
-    (inclusive: the function and what it calls; self: the function's own code)."""
+def summarize_stacks(path: Path, elapsed: float, top: int = 12) -> dict[str, Any]:
+    """The event loop's hottest functions from py-spy's collapsed stacks (inclusive: the
+    function and what it calls; self: its own code), as shares of the loop's busy samples.
+    Only the loop thread counts: py-spy cannot tell aiosqlite's idle workers (blocked in C)
+    from busy ones, and the loop waiting in select() is idle, so both are left out; how busy
+    the process was comes from /proc instead (the CPU table)."""
     inclusive: collections.Counter[str] = collections.Counter()
     own: collections.Counter[str] = collections.Counter()
-    samples: collections.Counter[str] = collections.Counter()
+    project: collections.Counter[str] = collections.Counter()
+    busy = 0
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
         frames = [_short(f) for f in stack.split(";") if f]
-        thread = _thread(frames)
-        samples[thread] += count
-        if _idle(thread, frames[-1]):
+        if _thread(frames) != "loop" or frames[-1].startswith(IDLE):
             continue
-        samples[thread + "_busy"] += count
-        if thread == "loop":
-            own[frames[-1]] += count
-            for frame in set(frames):
-                inclusive[frame] += count
-    loop_total = samples["loop"] or 1
-    busy = samples["loop_busy"] or 1
+        busy += count
+        own[frames[-1]] += count
+        for frame in set(frames):
+            inclusive[frame] += count
+            if any(layer in frame for layer in OWN_CODE) and "bot/__main__.py" not in frame:
+                project[frame] += count
+    total = busy or 1
     return {
-        "samples": samples["loop"],
-        "loop_busy": samples["loop_busy"] / loop_total,
-        # SQLite threads' busy samples per loop sample: cores' worth of SQLite work.
-        "sqlite_cores": samples["sqlite_busy"] / loop_total,
-        # Frames under every busy sample (the loop itself) say nothing; leave them out.
-        "inclusive": [(f, n / busy) for f, n in inclusive.most_common(top + 12) if n < 0.97 * busy][
-            :top
-        ],
-        "self": [(f, n / busy) for f, n in own.most_common(top)],
+        "seconds": elapsed,
+        "samples": busy,
+        # Frames under (nearly) every sample, the loop itself, say nothing: left out.
+        "inclusive": [
+            (f, n / total) for f, n in inclusive.most_common(top + 12) if n < 0.97 * total
+        ][:top],
+        "self": [(f, n / total) for f, n in own.most_common(top)],
+        "project": [(f, n / total) for f, n in project.most_common(top)],
     }
 
 
@@ -123,13 +126,15 @@ def stacks_markdown(summary: dict[str, Any], title: str) -> str:
     lines = [
         f"#### {title}",
         "",
-        f"{summary['samples']} samples of the event loop at {SAMPLE_RATE}/s: the loop was busy "
-        f"{summary['loop_busy']:.0%} of the time; aiosqlite's threads ran SQLite for "
-        f"{summary['sqlite_cores']:.2f} cores' worth. Shares below are of the loop's busy "
-        "samples (framework frames included).",
+        f"py-spy over {summary['seconds']:.1f} s at {SAMPLE_RATE} samples/s; shares of the "
+        f"event loop's {summary['samples']} busy samples (not waiting in select).",
         "",
     ]
-    parts = (("Inclusive", "inclusive"), ("Self", "self"))
+    parts = (
+        ("The bot's own code, inclusive", "project"),
+        ("Any code, inclusive", "inclusive"),
+        ("Any code, self", "self"),
+    )
     for heading, key in parts:
         lines += [f"{heading}:", "", "| share | function |", "| ---: | --- |"]
         lines += [f"| {share:.0%} | `{frame}` |" for frame, share in summary[key]]
@@ -137,6 +142,35 @@ def stacks_markdown(summary: dict[str, Any], title: str) -> str:
     return "\n".join(lines)
 
 
-def pyinstrument_text(profiler: Any, max_lines: int = 40) -> str:
-    text = profiler.output_text(unicode=True, color=False, show_all=False)
-    return "\n".join(text.splitlines()[:max_lines])
+def _depth(line: str) -> int:
+    return len(line) - len(line.lstrip("│├└─ "))
+
+
+def _block(lines: list[str], first: int) -> list[str]:
+    """The line at `first` and the lines under it, dedented."""
+    base = _depth(lines[first])
+    end = first + 1
+    while end < len(lines) and (_depth(lines[end]) > base or not lines[end].strip()):
+        end += 1
+    return [line[base:] for line in lines[first:end] if line.strip()]
+
+
+def pyinstrument_text(profiler: Any, start: str, max_lines: int = 45) -> str:
+    """pyinstrument's call tree from the frame named `start` (the harness above it says
+    nothing), plus the other roots the main thread ran: SQLAlchemy runs the ORM side of each
+    query in a greenlet, which pyinstrument shows as a separate root."""
+    lines = profiler.output_text(unicode=True, color=False, show_all=False).splitlines()
+    at = next((i for i, line in enumerate(lines) if start in line), None)
+    if at is None:
+        return "\n".join(lines[:max_lines])
+    out = _block(lines, at)[:max_lines]
+    root = next(i for i, line in enumerate(lines) if "MainThread" in line)
+    total = float(lines[root].split()[0])
+    roots = [i for i in range(root + 1, len(lines)) if lines[i].startswith(("├─ ", "└─ "))]
+    for i in roots:
+        block = _block(lines, i)
+        seconds = float(block[0].lstrip("├└─ ").split()[0])
+        if start not in "\n".join(block) and seconds >= 0.05 * total:
+            out += ["", "(another root: a greenlet of SQLAlchemy's, same thread)"]
+            out += block[:12]
+    return "\n".join(out)

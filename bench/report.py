@@ -25,6 +25,7 @@ ROW_KEYS = (
     "ingest_ack",
     "lost",
     "http_errors",
+    "healthz",
     "postmortem_time",
     "postmortem_memory",
     "timeline_query",
@@ -101,7 +102,8 @@ def rows(r: dict[str, Any]) -> list[Row]:
         Row(
             "throughput",
             f"Requests/s at concurrency {r['config']['concurrency']} (mixed phase)",
-            f"{bot['all']['rate']:.0f}",
+            f"{bot['all']['rate']:.0f} (work done {bot['all']['landed_after']:.1f} s "
+            "after the last ack)",
             f"{ref['all']['rate']:.0f}",
             f"×{ratio(bot['all']['rate'], ref['all']['rate']):.2f}",
             "—",
@@ -113,7 +115,8 @@ def rows(r: dict[str, Any]) -> list[Row]:
         Row(
             "ack_paced",
             f"Ack at {paced['target_rate']:.0f} requests/s (help/declare/note), p50 / p99",
-            f"{ms(paced['p50'])} / {ms(paced['p99'])}",
+            f"{ms(paced['p50'])} / {ms(paced['p99'])} (work done "
+            f"{paced['landed_after']:.1f} s after the last ack)",
             "—",
             "—",
             "p99 < 100 ms",
@@ -178,6 +181,17 @@ def rows(r: dict[str, Any]) -> list[Row]:
             "—",
             "0 (sanity)",
             verdict(errors == 0),
+        )
+    )
+    out.append(
+        Row(
+            "healthz",
+            f"GET /healthz right after the {paced['target_rate']:.0f}/s phase",
+            ms(r["healthz_after_load"]),
+            "—",
+            "—",
+            "—",
+            INFO,
         )
     )
     pm = r["postmortem"]
@@ -274,7 +288,8 @@ def markdown(r: dict[str, Any], all_rows: list[Row]) -> str:
         f"- Machine: {machine['cores']} cores ({machine['cpu']}), Python {machine['python']}, "
         f"{machine['platform']}",
         f"- Date: {r['date']}",
-        f"- Mode: bot {cfg['mode']}; fake Slack Web API answers after {cfg['latency']:g} s; "
+        f"- Set-up: bot and reference {cfg['mode']}, on 127.0.0.1; fake Slack Web API answers "
+        f"every call after {cfg['latency']:g} s; load generator: {cfg['client']} client, "
         f"{cfg['requests']} requests per load phase at concurrency {cfg['concurrency']}",
         "",
         table(all_rows),
@@ -291,12 +306,16 @@ def markdown(r: dict[str, Any], all_rows: list[Row]) -> str:
     ]
     for phase in r.get("phases", []):
         lines.append(
-            f"| {phase['phase']} | {phase['wall']:.2f} s | {phase['target_cores']:.2f} "
-            f"| {phase['bench_cores']:.2f} |"
+            f"| {phase['phase']} | {phase['wall']:.2f} s | {_cores(phase['target_cores'])} "
+            f"| {_cores(phase['bench_cores'])} |"
         )
     lines.append("")
     lines += _profiles(r.get("profiles") or {})
     return "\n".join(lines)
+
+
+def _cores(value: float) -> str:
+    return "n/a (in-process)" if math.isnan(value) else f"{value:.2f}"
 
 
 def _profiles(profiles: dict[str, Any]) -> list[str]:
