@@ -140,18 +140,22 @@ class Documents:
         }
 
     def _timeline(self, events: Iterable[TimelineEvent]) -> list[dict[str, Any]]:
-        return [
-            {
-                "time": e.at.strftime("%H:%M"),
-                "who": "@" + e.actor if e.actor != "bot" else "bot",
-                "kind": e.kind,
-                "text": slack_to_markdown(e.text),
-                "cell": table_cell(e.text),
-                "key": e.key,
-            }
-            for e in events
-            if not e.deleted
-        ]
+        rows = []
+        for e in events:
+            if e.deleted:
+                continue
+            text = slack_to_markdown(e.text)  # once per row: timelines can be long
+            rows.append(
+                {
+                    "time": e.at.strftime("%H:%M"),
+                    "who": "@" + e.actor if e.actor != "bot" else "bot",
+                    "kind": e.kind,
+                    "text": text,
+                    "cell": table_cell(text, converted=True),
+                    "key": e.key,
+                }
+            )
+        return rows
 
     def _phase(self, runbook_id: str, step_id: str) -> str | None:
         runbook = self.runbooks.get(runbook_id)

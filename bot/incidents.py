@@ -24,7 +24,7 @@ from bot.errors import (
 )
 from bot.runbooks import RunbookSet
 from bot.severity import Severity, Status
-from bot.similarity import is_similar
+from bot.similarity import overlap, words
 from bot.text import escape, one_line, truncate
 from storage import queries
 from storage.db import Database
@@ -123,10 +123,12 @@ class IncidentService:
             return await queries.open_incidents(session)
 
     async def similar_open(self, title: str) -> Incident | None:
-        for incident in await self.open_incidents():
-            if not incident.private and is_similar(title, incident.title):
-                return incident
-        return None
+        # Titles only (not whole rows): this runs on every declare, in the worst hour.
+        async with self.db.session() as session:
+            candidates = await queries.open_public_titles(session)
+        wanted = words(title)
+        match = next((i for i, other in candidates if overlap(wanted, words(other))), None)
+        return await self.get(match) if match is not None else None
 
     async def timeline_page(self, incident: Incident, page: int) -> Page:
         async with self.db.session() as session:

@@ -29,6 +29,7 @@ def slack_to_markdown(text: str) -> str:
     return text
 
 
-def table_cell(text: str) -> str:
+def table_cell(text: str, *, converted: bool = False) -> str:
     """Markdown table cells cannot hold pipes or newlines."""
-    return slack_to_markdown(text).replace("|", "\\|").replace("\n", " ").strip()
+    markdown = text if converted else slack_to_markdown(text)
+    return markdown.replace("|", "\\|").replace("\n", " ").strip()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
@@ -36,17 +37,21 @@ _STOP = frozenset(
 THRESHOLD = 0.5
 
 
-def words(title: str) -> set[str]:
-    return {w for w in _WORD.findall(title.lower()) if w not in _STOP}
+@lru_cache(maxsize=4096)
+def words(title: str) -> frozenset[str]:
+    return frozenset(w for w in _WORD.findall(title.lower()) if w not in _STOP)
 
 
-def similarity(a: str, b: str) -> float:
-    """Jaccard overlap of the significant words of two titles, 0..1."""
-    wa, wb = words(a), words(b)
+def jaccard(wa: frozenset[str], wb: frozenset[str]) -> float:
+    """Overlap of two sets of significant words, 0..1."""
     if not wa or not wb:
         return 0.0
     return len(wa & wb) / len(wa | wb)
 
 
+def overlap(wa: frozenset[str], wb: frozenset[str]) -> bool:
+    return jaccard(wa, wb) >= THRESHOLD
+
+
 def is_similar(a: str, b: str) -> bool:
-    return similarity(a, b) >= THRESHOLD
+    return overlap(words(a), words(b))

@@ -11,6 +11,7 @@ from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -44,6 +45,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._health: AsyncEngine | None = None
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
@@ -65,10 +67,16 @@ class Database:
             await conn.run_sync(_upgrade)
 
     async def ping(self) -> None:
-        async with self.engine.connect() as conn:
+        """Reach the database on a connection of its own: a health check must not queue
+        behind a backlog of work for pooled connections."""
+        if self._health is None:
+            self._health = create_async_engine(self.url, poolclass=NullPool)
+        async with self._health.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def close(self) -> None:
+        if self._health is not None:
+            await self._health.dispose()
         await self.engine.dispose()
 
 

@@ -40,6 +40,13 @@ async def open_incidents(session: AsyncSession) -> Sequence[Incident]:
     return (await session.exec(stmt)).all()
 
 
+async def open_public_titles(session: AsyncSession) -> Sequence[tuple[int, str]]:
+    stmt = select(Incident.id, Incident.title).where(
+        Incident.status != RESOLVED, col(Incident.private).is_(False)
+    )
+    return (await session.exec(stmt)).all()  # type: ignore[return-value]
+
+
 async def timeline(
     session: AsyncSession, incident_id: int, *, offset: int = 0, limit: int | None = None
 ) -> Sequence[TimelineEvent]:
