@@ -28,6 +28,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.local_server import bind
+
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 TEAM_ID = "T1"
@@ -280,19 +282,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/upload/{file_id}", self._handle_upload)
         app.router.add_post("/response/{key}", self._handle_response_url)
-        # A short shutdown timeout makes go_down() abrupt, as a real outage is.
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        if self.port == 0:
-            # Keep the OS-chosen port so come_back() can rebind it and base_url stays valid.
-            self.port = int(runner.addresses[0][1])
-        self._runner = runner
+        self._runner, self.port = await bind(app, self.host, self.port)
 
     @property
     def url(self) -> str:

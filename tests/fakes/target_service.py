@@ -27,6 +27,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.local_server import bind
+
 POLL_INTERVAL = 0.01
 ANY = "*"  # path wildcard for fault injection
 
@@ -178,19 +180,7 @@ class FakeTarget:
             return
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        # Short shutdown timeout: stop() must not wait for a handler sleeping in an injected delay.
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        if self.port == 0:
-            # Keep the OS-chosen port so url stays valid across stop()/start().
-            self.port = int(runner.addresses[0][1])
-        self._runner = runner
+        self._runner, self.port = await bind(app, self.host, self.port)
 
     async def stop(self) -> None:
         if self._runner is not None:
