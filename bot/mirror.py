@@ -15,7 +15,7 @@ from sqlmodel import select
 from bot import timeline
 from bot.documents import Documents
 from bot.naming import channel_name
-from bot.outbox import PENDING, Executor, Job, PermanentError, Superseded
+from bot.outbox import PENDING, REPORT_OP, Executor, Job, PermanentError, Superseded
 from bot.runbooks import HttpStep, RunbookSet
 from bot.text import truncate
 from bot.ui import followup as followup_ui
@@ -76,6 +76,7 @@ class SlackMirror:
             "archive_channel": self.archive_channel,
             "upload_breach_notice": self.upload_breach_notice,
             "post_digest": self.post_digest,
+            REPORT_OP: self.report_failure,
         }
 
     async def _post_message(self, **kwargs: Any) -> Any:
@@ -312,6 +313,12 @@ class SlackMirror:
                 f"{self.documents.incident_fields(incident, slack=True)['notify_by']}."
             ),
         )
+
+    async def report_failure(self, job: Job) -> None:
+        text = messages.delivery_failure(
+            job.payload.get("incident"), str(job.payload.get("op")), job.payload.get("error")
+        )
+        await self._post_message(channel=self.incidents_channel, text=text)
 
     async def post_digest(self, job: Job) -> None:
         text = str(job.payload["text"])

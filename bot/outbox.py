@@ -32,6 +32,7 @@ RETRYABLE_ERRORS = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
 MAX_BACKOFF = timedelta(minutes=5)
+REPORT_OP = "report_failure"
 # Past this many attempts even a retryable error is given up on, so a lane cannot stall forever.
 MAX_ATTEMPTS = 50
 
@@ -216,13 +217,27 @@ class OutboxWorker:
             )
             return result.rowcount == 1
 
-    async def _finish(self, job: Job, **values: object) -> None:
+    async def _finish(self, job: Job, *, report: bool = False, **values: object) -> None:
         async with self.db.transaction() as session:
             await session.exec(
                 update(OutboxMessage)  # type: ignore[call-overload]
                 .where(col(OutboxMessage.id) == job.id)
                 .values(**values)
             )
+            if report and job.op != REPORT_OP:
+                # Said in #incidents when Slack takes messages again (a report that fails
+                # itself is only logged, so this cannot loop).
+                enqueue(
+                    session,
+                    now=self.clock.now(),
+                    lane=REPORT_OP,
+                    op=REPORT_OP,
+                    payload={
+                        "op": job.op,
+                        "error": values.get("last_error"),
+                        "incident": job.incident_id,
+                    },
+                )
 
     async def _deliver(self, job: Job) -> None:
         async with self._limit:
@@ -258,7 +273,7 @@ class OutboxWorker:
                 log.exception(
                     "outbox %s %s (lane %s) failed for good", job.id, job.op, job.lane, exc_info=exc
                 )
-            await self._finish(job, state=FAILED, last_error=reason)
+            await self._finish(job, state=FAILED, last_error=reason, report=True)
             return
         log.warning(
             "outbox %s %s (lane %s) attempt %d failed (%s); retrying in %ss",

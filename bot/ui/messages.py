@@ -296,3 +296,23 @@ def declared(incident: Incident, incidents_channel: str) -> Message:
         f"{safe(incident.title, 200)}\n{where} Response target: {severity.response_target}."
     )
     return text, _dicts([_section(text)])
+
+
+_WHAT = {
+    "refresh_root": "the #incidents message",
+    "refresh_header": "the channel header",
+    "post_event": "a timeline post",
+    "create_channel": "the incident channel",
+    "upload_postmortem": "the postmortem file",
+}
+
+
+def delivery_failure(incident_id: object, op: str, error: object) -> str:
+    """Said in #incidents about a Slack write that could not be made, once Slack answers."""
+    what = _WHAT.get(op, f"a Slack update ({op})")
+    about = f"INC-{incident_id}" if incident_id else "the bot"
+    return (
+        f":warning: Slack refused {what} for {about} ({error}); it was not retried. "
+        "The database has the whole record"
+        + (f": `/incident timeline INC-{incident_id}` shows it." if incident_id else ".")
+    )

@@ -90,6 +90,11 @@ async def test_permanent_errors_are_recorded_and_counted_in_healthz(bot):
     async with httpx.AsyncClient() as http:
         health = (await http.get(f"{bot.url}/healthz")).json()
     assert health["outbox_failed"] == 1
+    # Reported in #incidents once Slack takes messages again.
+    [report] = [
+        c.args["text"] for c in posts_to(bot.slack, INCIDENTS) if "Slack refused" in c.args["text"]
+    ]
+    assert "the #incidents message for INC-1 (200 channel_not_found)" in report
 
 
 async def _rows(bot, predicate):
