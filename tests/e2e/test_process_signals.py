@@ -1,0 +1,167 @@
+"""The real process: SIGTERM leaves the outbox for the next start; SIGKILL during a runbook
+action leaves it "outcome unknown" after the restart, and it is not run again by itself."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import BOT_TOKEN, INCIDENTS, SIGNING_SECRET
+from tests.fakes.slack_api import FakeSlack
+from tests.support.runbook_ui import buttons
+from tests.support.slack_sender import SlackSender
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class BotProcess:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.port = int(env["PORT"])
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> None:
+        self.proc = subprocess.Popen(  # noqa: ASYNC220 - a child process we watch below
+            [sys.executable, "-m", "bot"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        async with httpx.AsyncClient() as http:
+            for _ in range(200):
+                try:
+                    if (await http.get(f"http://127.0.0.1:{self.port}/healthz")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.05)
+        raise AssertionError("the bot did not start")
+
+    async def wait_exit(self, timeout: float = 20) -> int:
+        assert self.proc is not None
+        for _ in range(int(timeout / 0.05)):
+            code = self.proc.poll()
+            if code is not None:
+                return code
+            await asyncio.sleep(0.05)
+        raise AssertionError("the bot did not exit")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+async def env(tmp_path, slack, target) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "INCIDENT"))}
+    return {
+        **clean,
+        "PYTHONPATH": str(ROOT),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.base_url,
+        "INCIDENTS_CHANNEL": INCIDENTS,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        "SERVICE_URL": target.url,
+        "PORT": str(free_port()),
+        "CLOCK_INTERVAL": "0.2",
+        "ACTION_TIMEOUT": "30",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+@pytest.fixture
+async def processes() -> Any:
+    started: list[BotProcess] = []
+    yield started
+    for process in started:
+        process.kill()
+
+
+def runbook_messages(slack: FakeSlack) -> list[Any]:
+    return [
+        c
+        for c in slack.calls_to("chat.postMessage")
+        if str(c.args.get("text", "")).startswith("Runbook for INC") and not c.failed
+    ]
+
+
+async def test_sigkill_during_an_action_reports_outcome_unknown_and_does_not_rerun(
+    env, slack, target, processes
+):
+    target.delay("/api/health", 60)  # the action is still running when the bot dies
+    bot = BotProcess(env)
+    processes.append(bot)
+    await bot.start()
+    sender = SlackSender(f"http://127.0.0.1:{bot.port}", SIGNING_SECRET, slack.response_url)
+    try:
+        await sender.command("declare P1 Site down --runbook site-down")
+        await slack.wait_until(lambda: bool(runbook_messages(slack)), timeout=15)
+        message = runbook_messages(slack)[-1]
+        health = buttons(message.args["blocks"])["Check health"]
+        await sender.click(health["action_id"], health["value"], channel=message.args["channel"])
+        await target.wait_for("/api/health", timeout=15)
+    finally:
+        await sender.close()
+    os.kill(bot.proc.pid, signal.SIGKILL)  # type: ignore[union-attr]
+    await bot.wait_exit()
+
+    again = BotProcess(env)
+    processes.append(again)
+    await again.start()
+    unknown = await slack.wait_for(
+        "chat.postMessage",
+        timeout=15,
+        where=lambda c: "outcome unknown" in str(c.args.get("text", "")),
+    )
+    assert "*Check health*: outcome unknown" in unknown[0].args["text"]
+    await asyncio.sleep(0.5)  # a few scheduler and outbox passes of the new process
+    assert len(target.requests_to("/api/health")) == 1  # not run again by itself
+
+
+async def test_sigterm_stops_cleanly_and_the_next_start_delivers_what_was_queued(
+    env, slack, processes
+):
+    bot = BotProcess(env)
+    processes.append(bot)
+    await bot.start()
+    sender = SlackSender(f"http://127.0.0.1:{bot.port}", SIGNING_SECRET, slack.response_url)
+    await slack.go_down()  # Slack unreachable: everything stays queued
+    try:
+        response = await sender.command("declare P3 Emails bouncing")
+        assert response.status_code == 200
+        await asyncio.sleep(0.5)
+    finally:
+        await sender.close()
+    os.kill(bot.proc.pid, signal.SIGTERM)  # type: ignore[union-attr]
+    assert await bot.wait_exit() == 0
+    stderr = bot.proc.stderr.read().decode()  # type: ignore[union-attr]
+    assert "Traceback" not in stderr
+
+    await slack.come_back()
+    again = BotProcess(env)
+    processes.append(again)
+    await again.start()
+    roots = await slack.wait_for(
+        "chat.postMessage",
+        timeout=20,
+        where=lambda c: c.args.get("channel") == INCIDENTS and not c.failed,
+    )
+    assert "Emails bouncing" in roots[0].args["text"]
