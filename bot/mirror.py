@@ -3,14 +3,19 @@ delivery, from the database, so a refresh always shows the latest state."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import logging
-from collections.abc import Mapping, Sequence
+import math
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import func
-from sqlmodel import select
+from sqlalchemy import func, update
+from sqlmodel import col, select
 
 from bot import timeline
 from bot.documents import Documents
@@ -27,6 +32,30 @@ from storage.models import Incident, OutboxMessage, StepRun
 
 log = logging.getLogger(__name__)
 MAX_NAME_ATTEMPTS = 20
+MAX_COALESCED = 20
+COALESCED_TEXT = 2900
+
+
+class Pacer:
+    """At most one message per `interval` seconds per channel (Slack's guidance for
+    chat.postMessage), so a burst does not turn into a wall of 429s."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @contextlib.asynccontextmanager
+    async def turn(self, channel: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(channel, asyncio.Lock())
+        async with lock:
+            wait = self._last.get(channel, -math.inf) + self.interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                yield
+            finally:
+                self._last[channel] = time.monotonic()
 
 
 def _error(exc: SlackApiError) -> str | None:
@@ -43,6 +72,7 @@ class SlackMirror:
         runbooks: RunbookSet,
         approvers: Sequence[str],
         documents: Documents,
+        post_interval: float = 1.0,
     ) -> None:
         self.db = db
         self.client = client
@@ -50,6 +80,7 @@ class SlackMirror:
         self.runbooks = runbooks
         self.approvers = approvers
         self.documents = documents
+        self.pacer = Pacer(post_interval)
 
     def executors(self) -> Mapping[str, Executor]:
         return {
@@ -83,7 +114,8 @@ class SlackMirror:
         """chat.postMessage; if the bot is not in a public channel it joins once and retries
         (a private channel it cannot join stays a permanent error)."""
         try:
-            return await self.client.chat_postMessage(**kwargs)
+            async with self.pacer.turn(str(kwargs.get("channel", ""))):
+                return await self.client.chat_postMessage(**kwargs)
         except SlackApiError as exc:
             if _error(exc) != "not_in_channel" or str(kwargs.get("channel", "")).startswith("U"):
                 raise
@@ -251,8 +283,44 @@ class SlackMirror:
         )
 
     async def post_event(self, job: Job) -> None:
+        """A timeline line; later lines already queued for the same place go in the same
+        message (a burst becomes one post, every event still has its row in the database)."""
         incident = await self._incident(job)
-        await self._post(incident, str(job.payload.get("to", "incident")), str(job.payload["text"]))
+        to = str(job.payload.get("to", "incident"))
+        lines, merged = [str(job.payload["text"])], []
+        async with self.db.session() as session:
+            later = (
+                await session.exec(
+                    select(OutboxMessage)
+                    .where(
+                        OutboxMessage.lane == job.lane,
+                        OutboxMessage.op == "post_event",
+                        OutboxMessage.state == PENDING,
+                        OutboxMessage.id > job.id,
+                    )
+                    .order_by(col(OutboxMessage.id))
+                    .limit(MAX_COALESCED)
+                )
+            ).all()
+        size = len(lines[0])
+        for row in later:
+            payload = json.loads(row.payload)
+            if payload.get("to", "incident") != to:
+                continue
+            text = str(payload["text"])
+            if size + len(text) + 1 > COALESCED_TEXT:
+                break
+            lines.append(text)
+            merged.append(row.id)
+            size += len(text) + 1
+        await self._post(incident, to, "\n".join(lines))
+        if merged:
+            async with self.db.transaction() as session:
+                await session.exec(
+                    update(OutboxMessage)  # type: ignore[call-overload]
+                    .where(col(OutboxMessage.id).in_(merged), col(OutboxMessage.state) == PENDING)
+                    .values(state="done", last_error=f"sent with job {job.id}")
+                )
 
     async def post_resolved(self, job: Job) -> None:
         incident = await self._incident(job)

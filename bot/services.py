@@ -96,7 +96,13 @@ async def open_services(
     fields = template_fields(settings)
     documents = Documents(templates, runbooks, fields, settings.incidents_channel)
     mirror = SlackMirror(
-        db, client, settings.incidents_channel, runbooks, settings.incident_approvers, documents
+        db,
+        client,
+        settings.incidents_channel,
+        runbooks,
+        settings.incident_approvers,
+        documents,
+        post_interval=settings.slack_post_interval,
     )
     worker = OutboxWorker(db, clock, mirror.executors(), poll_interval=outbox_poll)
     values = settings.substitution_values()

@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     business_days: str = "mon-fri"
     business_timezone: str = "UTC"
     clock_interval: float = Field(default=5.0, gt=0, le=300)
+    # Seconds between two messages the bot posts to one channel (Slack: about one a second).
+    slack_post_interval: float = Field(default=1.0, ge=0, le=60)
     log_level: str = "INFO"
 
     @field_validator("incident_approvers", mode="before")

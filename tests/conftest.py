@@ -51,6 +51,7 @@ def make_settings(tmp_path: Path, slack: FakeSlack) -> Callable[..., Settings]:
             "oncall_primary": PRIMARY,
             "oncall_backup": BACKUP,
             "clock_interval": 0.02,
+            "slack_post_interval": 0,
         }
         values.update(overrides)
         return load_settings(**values)

@@ -53,14 +53,19 @@ class BotProcess:
                 await asyncio.sleep(0.05)
         raise AssertionError("the bot did not start")
 
-    async def wait_exit(self, timeout: float = 20) -> int:
+    async def wait_exit(self, timeout: float = 30) -> int:
         assert self.proc is not None
         for _ in range(int(timeout / 0.05)):
             code = self.proc.poll()
             if code is not None:
                 return code
             await asyncio.sleep(0.05)
-        raise AssertionError("the bot did not exit")
+        raise AssertionError(f"the bot did not exit: {self.stderr_tail()}")
+
+    def stderr_tail(self) -> str:
+        if self.proc is None or self.proc.stderr is None or self.proc.poll() is None:
+            return "(still running)"
+        return self.proc.stderr.read().decode()[-2000:]
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -151,9 +156,10 @@ async def test_sigterm_stops_cleanly_and_the_next_start_delivers_what_was_queued
     finally:
         await sender.close()
     os.kill(bot.proc.pid, signal.SIGTERM)  # type: ignore[union-attr]
-    assert await bot.wait_exit() == 0
-    stderr = bot.proc.stderr.read().decode()  # type: ignore[union-attr]
-    assert "Traceback" not in stderr
+    code = await bot.wait_exit()
+    stderr = bot.stderr_tail()
+    assert code == 0, stderr
+    assert "Traceback" not in stderr, stderr
 
     await slack.come_back()
     again = BotProcess(env)

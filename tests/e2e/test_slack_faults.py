@@ -35,10 +35,15 @@ async def settle(bot, minutes=10):
     await drained(bot)
 
 
+def noted(slack, channel, thread=None):
+    """The notes as delivered, line by line (a burst may arrive as one message)."""
+    lines = [line for t in delivered_texts(slack, channel, thread) for line in t.splitlines()]
+    return [line.split("noted: ")[1] for line in lines if "noted: " in line]
+
+
 def assert_in_order_once(slack, inc):
     for channel, thread in ((inc.channel_id, None), (INCIDENTS, inc.root_ts)):
-        notes = [t for t in delivered_texts(slack, channel, thread) if "noted:" in t]
-        assert [t.split("noted: ")[1] for t in notes] == NOTES, (channel, notes)
+        assert noted(slack, channel, thread) == NOTES, channel
 
 
 async def test_slack_down_for_a_minute_then_back(bot):
@@ -71,3 +76,31 @@ async def test_rate_limited_every_third_call(bot):
     assert_in_order_once(bot.slack, inc)
     limited = [c for c in bot.slack.calls_to("chat.postMessage") if c.failed]
     assert limited, "the fake did rate-limit"
+
+
+async def test_a_burst_is_coalesced_into_fewer_posts_and_every_event_is_kept(bot):
+    inc = await declare(bot, "P1 Site down")
+    await bot.slack.go_down()  # the burst piles up while Slack is away
+    await work_the_incident_while(bot, inc.channel_id)
+    await bot.slack.come_back()
+    await settle(bot)
+    posts = [t for t in delivered_texts(bot.slack, INCIDENTS, inc.root_ts) if "noted:" in t]
+    assert len(posts) < len(NOTES)  # fewer thread replies than events
+    assert noted(bot.slack, INCIDENTS, inc.root_ts) == NOTES
+    assert len(await events(bot, 1, "note")) == len(NOTES)
+
+
+async def test_posts_to_one_channel_are_paced(start_bot):
+    bot = await start_bot(slack_post_interval=0.2)
+    await bot.sender.command("declare P3 Widget broken")
+    await bot.slack.wait_for_response()
+    for i in range(3):
+        await bot.sender.command(f"note INC-1 step {i}")
+        await bot.slack.wait_for_response(count=i + 2)
+        await drained(bot)
+    sent = [
+        c.at for c in bot.slack.calls_to("chat.postMessage") if c.args.get("channel") == INCIDENTS
+    ]
+    assert len(sent) >= 4
+    gaps = [b - a for a, b in zip(sent, sent[1:], strict=False)]
+    assert min(gaps) >= 0.19, gaps  # never two posts to one channel within the interval
