@@ -14,6 +14,7 @@ from bot.clocks import PENDING, ClockPlanner
 from bot.commands import MAX_NOTE
 from bot.durations import show
 from bot.errors import Conflict, IncidentError, retry_on_version_conflict
+from bot.roles import Roles
 from bot.severity import Status
 from bot.text import escape
 from storage.db import Database
@@ -23,12 +24,18 @@ from storage.models import Incident
 
 class FollowUpService:
     def __init__(
-        self, db: Database, clock: Clock, planner: ClockPlanner, wake_outbox: Callable[[], None]
+        self,
+        db: Database,
+        clock: Clock,
+        planner: ClockPlanner,
+        wake_outbox: Callable[[], None],
+        roles: Roles,
     ) -> None:
         self.db = db
         self.clock = clock
         self.planner = planner
         self.wake_outbox = wake_outbox
+        self.roles = roles
 
     def _say(
         self, session: AsyncSession, incident: Incident, actor: str, kind: str, text: str
@@ -125,6 +132,7 @@ class FollowUpService:
     async def postmortem_done(self, incident_id: int, user: str) -> Incident:
         async with self.db.transaction() as session:
             incident = await timeline.load(session, incident_id)
+            self.roles.check_may_steer(incident, user, "mark the postmortem shared")
             if incident.status != Status.RESOLVED.value:
                 raise IncidentError("Resolve the incident first; the postmortem comes after.")
             if incident.postmortem_done_at is not None:
@@ -144,6 +152,7 @@ class FollowUpService:
     async def notified(self, incident_id: int, user: str) -> Incident:
         async with self.db.transaction() as session:
             incident = await timeline.load(session, incident_id)
+            self.roles.check_may_steer(incident, user, "record the GDPR notification")
             if incident.breach_detected_at is None:
                 raise IncidentError(
                     f"INC-{incident_id} has no GDPR clock (it has no data-breach runbook)."
@@ -171,6 +180,7 @@ class FollowUpService:
     async def reopen(self, incident_id: int, user: str) -> Incident:
         async with self.db.transaction() as session:
             incident = await timeline.load(session, incident_id)
+            self.roles.check_may_steer(incident, user, "reopen it")
             if incident.status != Status.RESOLVED.value:
                 raise Conflict(f"INC-{incident_id} is not resolved.")
             if incident.archived_at is not None:

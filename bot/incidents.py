@@ -22,6 +22,7 @@ from bot.errors import (
     NotInIncident,
     retry_on_version_conflict,
 )
+from bot.roles import Roles
 from bot.runbooks import RunbookSet
 from bot.severity import Severity, Status
 from bot.similarity import overlap, words
@@ -76,6 +77,7 @@ class IncidentService:
         wake_outbox: Callable[[], None],
         runbooks: RunbookSet,
         planner: ClockPlanner,
+        roles: Roles,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -86,6 +88,7 @@ class IncidentService:
         self.wake_outbox = wake_outbox
         self.runbooks = runbooks
         self.planner = planner
+        self.roles = roles
 
     def known_runbook(self, runbook_id: str) -> bool:
         return runbook_id in self.runbooks
@@ -234,6 +237,7 @@ class IncidentService:
     async def set_severity(self, incident_id: int, severity: Severity, actor: str) -> Incident:
         async with self.db.transaction() as session:
             incident = await self._open_for_change(session, incident_id)
+            self.roles.check_may_steer(incident, actor, "change the severity")
             old = Severity(incident.severity)
             if old is severity:
                 raise Conflict(f"INC-{incident_id} is already {severity.value}.")
@@ -263,6 +267,7 @@ class IncidentService:
             raise IncidentError("Resolve with `/incident resolve`: it asks for the root cause.")
         async with self.db.transaction() as session:
             incident = await self._open_for_change(session, incident_id)
+            self.roles.check_may_steer(incident, actor, "change the status")
             old = Status(incident.status)
             if old is status:
                 raise Conflict(f"INC-{incident_id} is already {status.label}.")
@@ -286,6 +291,7 @@ class IncidentService:
     async def set_commander(self, incident_id: int, commander: str, actor: str) -> Incident:
         async with self.db.transaction() as session:
             incident = await self._open_for_change(session, incident_id)
+            self.roles.check_may_steer(incident, actor, "hand over command")
             if incident.commander_id == commander:
                 raise Conflict(f"<@{commander}> is already commanding INC-{incident_id}.")
             old = incident.commander_id
@@ -335,6 +341,7 @@ class IncidentService:
             raise IncidentError("The root cause is required.")
         async with self.db.transaction() as session:
             incident = await self._open_for_change(session, incident_id)
+            self.roles.check_may_steer(incident, actor, "resolve it")
             now = await self._touch(session, incident)
             old = Status(incident.status)
             incident.status = Status.RESOLVED.value
@@ -382,6 +389,7 @@ class IncidentService:
                 raise NotFound(f"There is no incident INC-{incident_id}.")
             if incident.status != Status.RESOLVED.value:
                 raise IncidentError(f"INC-{incident_id} is not resolved yet.")
+            self.roles.check_may_steer(incident, actor, "edit the review")
             await self._touch(session, incident)
             incident.root_cause = review.root_cause.strip()
             incident.impact_users = _clean(review.impact_users)
@@ -422,7 +430,9 @@ class IncidentService:
     async def _open_for_change(self, session: AsyncSession, incident_id: int) -> Incident:
         incident = await timeline.load(session, incident_id)
         if incident.status == Status.RESOLVED.value:
-            raise Conflict(f"INC-{incident_id} is already resolved.")
+            done = await queries.events_of_kind(session, incident_id, "resolved")
+            by = f" by <@{done[-1].actor}> at {done[-1].at:%H:%M} UTC" if done else ""
+            raise Conflict(f"INC-{incident_id} is already resolved{by}.")
         return incident
 
     async def _touch(self, session: AsyncSession, incident: Incident) -> datetime:

@@ -20,6 +20,7 @@ from bot.followup import FollowUpService
 from bot.incidents import IncidentService
 from bot.mirror import SlackMirror
 from bot.outbox import OutboxWorker
+from bot.roles import Roles
 from bot.runbook_runs import RunbookService
 from bot.runbooks import DEFAULT_RUNBOOK_DIR, RunbookLoadError, RunbookSet, load_runbooks
 from bot.settings import Settings, business_days, business_hours
@@ -41,6 +42,7 @@ class Services:
     templates: Templates
     runbooks: RunbookSet
     incidents: IncidentService
+    roles: Roles
     runs: RunbookService
     followup: FollowUpService
     conversation: ConversationLog
@@ -116,6 +118,7 @@ async def open_services(
     )
     config = clock_config(settings)
     planner = ClockPlanner(config)
+    roles = Roles((settings.oncall_primary, settings.oncall_backup), settings.incident_approvers)
     incidents = IncidentService(
         db,
         clock,
@@ -126,6 +129,7 @@ async def open_services(
         wake_outbox=worker.wake,
         runbooks=runbooks,
         planner=planner,
+        roles=roles,
     )
     runs = RunbookService(
         db,
@@ -138,7 +142,7 @@ async def open_services(
         fields,
         planner,
     )
-    followup = FollowUpService(db, clock, planner, worker.wake)
+    followup = FollowUpService(db, clock, planner, worker.wake, roles)
     digest = Digest(db, clock, documents, settings.digest_at, settings.postmortem_due)
     scheduler = Scheduler(
         db, clock, config, worker.wake, interval=settings.clock_interval, digest=digest
@@ -154,6 +158,7 @@ async def open_services(
         templates=templates,
         runbooks=runbooks,
         incidents=incidents,
+        roles=roles,
         runs=runs,
         followup=followup,
         conversation=ConversationLog(db, clock, settings.incidents_channel),

@@ -22,6 +22,8 @@ from handlers.auth import BotIdentity
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
+# Our own long-running loops, stopped by services.close() rather than waited for.
+_OURS = ("outbox-worker", "clock-scheduler")
 # Slack sends small JSON/form bodies; anything far larger is not Slack.
 MAX_BODY = 1024 * 1024
 
@@ -89,12 +91,28 @@ class Running:
 
     stopped: bool = False
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop taking requests, let the work they started finish (within `grace` seconds),
+        then stop the workers; whatever is still queued stays in the outbox."""
         if self.stopped:
             return
         self.stopped = True
         await self.runner.cleanup()
+        await finish_in_flight(grace)
         await self.services.close()
+
+
+async def finish_in_flight(grace: float) -> None:
+    """Wait for listener work Bolt started after its acks (it runs as loose tasks)."""
+    current = asyncio.current_task()
+    pending = [
+        task
+        for task in asyncio.all_tasks()
+        if task is not current and not task.done() and not task.get_name().startswith(_OURS)
+    ]
+    if pending:
+        log.info("waiting for %d task(s) in flight", len(pending))
+        await asyncio.wait(pending, timeout=grace)
 
 
 async def start_http(

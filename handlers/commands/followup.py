@@ -54,6 +54,7 @@ async def postmortem(inv: Invocation) -> None:
     if inv.command.args.get("do") == "edit":
         if incident.status != Status.RESOLVED.value:
             raise Conflict(f"{messages.incident_ref(incident)} is not resolved yet.")
+        inv.services.roles.check_may_steer(incident, inv.user_id, "edit the review")
         await inv.client.views_open(
             trigger_id=inv.trigger_id,
             view=modals.resolve_modal(incident.id, incident.title, review_answers(incident)),  # type: ignore[arg-type]

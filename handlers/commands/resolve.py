@@ -12,6 +12,7 @@ async def run(inv: Invocation) -> None:
     incident = await inv.incident()
     if incident.status == Status.RESOLVED.value:
         raise Conflict(f"{messages.incident_ref(incident)} is already resolved.")
+    inv.services.roles.check_may_steer(incident, inv.user_id, "resolve it")
     await inv.client.views_open(
         trigger_id=inv.trigger_id,
         view=modals.resolve_modal(incident.id, incident.title),  # type: ignore[arg-type]
