@@ -147,6 +147,11 @@ class IncidentService:
             )
         return Page(incident, events, page, pages)
 
+    async def ensure_open(self, incident_id: int) -> None:
+        """Raise, saying who resolved it and when, if the incident is resolved."""
+        async with self.db.session() as session:
+            await self._open_for_change(session, incident_id)
+
     # ---- declaring -----------------------------------------------------------------------
 
     async def declare(self, declaration: Declaration) -> Incident:

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -20,7 +19,7 @@ from sqlmodel import col, select
 from bot import timeline
 from bot.documents import Documents
 from bot.naming import channel_name
-from bot.outbox import PENDING, REPORT_OP, Executor, Job, PermanentError, Superseded
+from bot.outbox import PENDING, REPORT_OP, SENDING, Executor, Job, PermanentError, Superseded
 from bot.runbooks import HttpStep, RunbookSet
 from bot.text import truncate
 from bot.ui import followup as followup_ui
@@ -42,20 +41,21 @@ class Pacer:
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
-        self._last: dict[str, float] = {}
+        self._next: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     @contextlib.asynccontextmanager
     async def turn(self, channel: str) -> AsyncIterator[None]:
+        # Reserve the next slot under the lock, wait outside it: a slow Slack call on one
+        # post does not hold up the reservations of the others.
         lock = self._locks.setdefault(channel, asyncio.Lock())
         async with lock:
-            wait = self._last.get(channel, -math.inf) + self.interval - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            try:
-                yield
-            finally:
-                self._last[channel] = time.monotonic()
+            now = time.monotonic()
+            slot = max(self._next.get(channel, now), now)
+            self._next[channel] = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+        yield
 
 
 def _error(exc: SlackApiError) -> str | None:
@@ -121,7 +121,8 @@ class SlackMirror:
                 raise
             log.info("not in %s; joining it to post", kwargs.get("channel"))
             await self.client.conversations_join(channel=kwargs["channel"])
-            return await self.client.chat_postMessage(**kwargs)
+            async with self.pacer.turn(str(kwargs["channel"])):
+                return await self.client.chat_postMessage(**kwargs)
 
     async def _incident(self, job: Job) -> Incident:
         async with self.db.session() as session:
@@ -294,7 +295,6 @@ class SlackMirror:
                     select(OutboxMessage)
                     .where(
                         OutboxMessage.lane == job.lane,
-                        OutboxMessage.op == "post_event",
                         OutboxMessage.state == PENDING,
                         OutboxMessage.id > job.id,
                     )
@@ -305,6 +305,10 @@ class SlackMirror:
         size = len(lines[0])
         for row in later:
             payload = json.loads(row.payload)
+            # Lines for the other place may be passed over (another channel: order there is
+            # its own); any other kind of message stops the run, so it keeps its place.
+            if row.op != "post_event":
+                break
             if payload.get("to", "incident") != to:
                 continue
             text = str(payload["text"])
@@ -313,14 +317,25 @@ class SlackMirror:
             lines.append(text)
             merged.append(row.id)
             size += len(text) + 1
-        await self._post(incident, to, "\n".join(lines))
-        if merged:
-            async with self.db.transaction() as session:
-                await session.exec(
-                    update(OutboxMessage)  # type: ignore[call-overload]
-                    .where(col(OutboxMessage.id).in_(merged), col(OutboxMessage.state) == PENDING)
-                    .values(state="done", last_error=f"sent with job {job.id}")
-                )
+        await self._mark(merged, PENDING, SENDING)
+        try:
+            await self._post(incident, to, "\n".join(lines))
+        except BaseException:
+            await self._mark(merged, SENDING, PENDING)
+            raise
+        await self._mark(merged, SENDING, "done", note=f"sent with job {job.id}")
+
+    async def _mark(
+        self, ids: list[int | None], old: str, new: str, note: str | None = None
+    ) -> None:
+        if not ids:
+            return
+        async with self.db.transaction() as session:
+            await session.exec(
+                update(OutboxMessage)  # type: ignore[call-overload]
+                .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.state) == old)
+                .values(state=new, last_error=note)
+            )
 
     async def post_resolved(self, job: Job) -> None:
         incident = await self._incident(job)

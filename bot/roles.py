@@ -3,7 +3,8 @@
 Anyone who can reach the incident may declare, note, post updates, acknowledge, run plain
 runbook actions and tick items. Steering the incident (severity, status, commander, resolve,
 reopen, the review, GDPR notification) is for the people leading it: the commander, the
-declarer, on-call and the approvers. Dangerous actions need an approver who is not the
+declarer, on-call and the approvers (everyone, when neither on-call nor approvers are set, so
+an incident cannot be locked out). Dangerous actions need an approver who is not the
 requester (bot/runbook_runs.py)."""
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ class Roles:
         return {incident.commander_id, incident.declared_by, *self.oncall, *self.approvers}
 
     def check_may_steer(self, incident: Incident, user: str, what: str) -> None:
+        # With neither on-call nor approvers configured there is nobody to fall back on when
+        # the commander is away, so everyone may steer rather than nobody.
+        if not self.oncall and not self.approvers:
+            return
         if user in self.leads(incident):
             return
         raise NotAllowed(

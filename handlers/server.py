@@ -157,6 +157,7 @@ async def serve(settings: Settings) -> None:
         await stop.wait()
         await handler.close_async()
         await runner.cleanup()
+        await finish_in_flight(10.0)
         await services.close()
         return
     running = await start_http(settings)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from bot.errors import Conflict
-from bot.severity import Status
-from bot.ui import messages, modals
+from bot.ui import modals
 from handlers.commands.invocation import Invocation
 
 
 async def run(inv: Invocation) -> None:
     incident = await inv.incident()
-    if incident.status == Status.RESOLVED.value:
-        raise Conflict(f"{messages.incident_ref(incident)} is already resolved.")
+    await inv.services.incidents.ensure_open(incident.id)  # type: ignore[arg-type]
     inv.services.roles.check_may_steer(incident, inv.user_id, "resolve it")
     await inv.client.views_open(
         trigger_id=inv.trigger_id,

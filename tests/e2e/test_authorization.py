@@ -38,6 +38,15 @@ async def test_steering_is_for_the_people_leading_the_incident(start_bot):
     await until(lambda: events(bot, 1, "commander"))
     stored = await incident(bot, 1)
     assert (stored.severity, stored.status, stored.commander_id) == ("P1", "identified", "UBOB1")
-    # The new commander leads now; the declarer still may.
+    # The new commander leads now, and the declarer still may.
     reply = await answer(bot, "status monitoring", user="UBOB1", channel=channel)
     assert "now *Monitoring*" in reply
+    reply = await answer(bot, "severity P2", user="UALICE1", channel=channel)
+    assert "now *P2 — High*" in reply
+
+
+async def test_without_on_call_or_approvers_anyone_may_steer(start_bot):
+    bot = await start_bot(oncall_primary="", oncall_backup="")
+    inc = await declare(bot, "P2 Checkout errors")
+    reply = await answer(bot, "status identified", user="UMALLORY1", channel=inc.channel_id)
+    assert "now *Identified*" in reply

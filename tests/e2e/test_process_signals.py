@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ class BotProcess:
         self.env = env
         self.port = int(env["PORT"])
         self.proc: subprocess.Popen[bytes] | None = None
+        # A file, not a pipe: nobody reads while it runs, and a full pipe would block it.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
 
     async def start(self) -> None:
         self.proc = subprocess.Popen(  # noqa: ASYNC220 - a child process we watch below
@@ -63,9 +66,8 @@ class BotProcess:
         raise AssertionError(f"the bot did not exit: {self.stderr_tail()}")
 
     def stderr_tail(self) -> str:
-        if self.proc is None or self.proc.stderr is None or self.proc.poll() is None:
-            return "(still running)"
-        return self.proc.stderr.read().decode()[-2000:]
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-2000:]
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
