@@ -18,6 +18,8 @@ def defang(text: str) -> str:
 
 
 def slack_to_markdown(text: str) -> str:
+    if not any(mark in text for mark in "<&*:"):
+        return text  # plain words, the common case in a long timeline: nothing to convert
     text = _USER.sub(lambda m: "@" + (m.group(2) or m.group(1)), text)
     text = _CHANNEL.sub(lambda m: "#" + (m.group(2) or m.group(1)), text)
     text = _LINK.sub(lambda m: f"[{m.group(2)}]({m.group(1)})" if m.group(2) else m.group(1), text)
