@@ -40,9 +40,7 @@ class FollowUpService:
     def _say(
         self, session: AsyncSession, incident: Incident, actor: str, kind: str, text: str
     ) -> None:
-        now = self.clock.now()
-        timeline.add_event(session, incident, now, actor, kind, text)
-        timeline.announce(session, incident, now, f"`{now:%H:%M}` <@{actor}> {text}")
+        timeline.record(session, incident, self.clock.now(), actor, kind, text)
 
     @retry_on_version_conflict()
     async def acknowledge(self, incident_id: int, user: str) -> Incident:

@@ -379,10 +379,15 @@ class RunbookService:
             if not changed:
                 fresh = await session.get(StepRun, run.id)
                 raise self._decided(fresh or run)
-            self._event(
-                session, ref.incident, user, "approval", text, {"run": run.id, "state": state}
+            timeline.record(
+                session,
+                ref.incident,
+                self.clock.now(),
+                user,
+                "approval",
+                text,
+                {"run": run.id, "state": state},
             )
-            self._announce(session, ref.incident, text, user)
             self._enqueue(session, ref.incident, "refresh_approval", {"run": run.id})
             self._enqueue(session, ref.incident, "refresh_runbook")
         self.wake_outbox()
@@ -431,10 +436,15 @@ class RunbookService:
             mark = ":white_check_mark:" if ok else ":x:"
             verb = "ran" if ok else "ran (failed)"
             text = f"{mark} {verb} *{escape(step.label)}*: {escape(summary)}"
-            self._event(
-                session, ref.incident, run.requested_by, "action", text, {"run": run_id, "ok": ok}
+            timeline.record(
+                session,
+                ref.incident,
+                self.clock.now(),
+                run.requested_by,
+                "action",
+                text,
+                {"run": run_id, "ok": ok},
             )
-            self._announce(session, ref.incident, text, run.requested_by)
             self._enqueue(session, ref.incident, "refresh_runbook")
         self.wake_outbox()
         return await self._get(run_id)

@@ -96,3 +96,18 @@ def announce(session: AsyncSession, incident: Incident, now: datetime, line: str
 
 def line(event: TimelineEvent) -> str:
     return f"`{event.at:%H:%M}` <@{event.actor}> {event.text}"
+
+
+def record(
+    session: AsyncSession,
+    incident: Incident,
+    at: datetime,
+    actor: str,
+    kind: str,
+    text: str,
+    data: dict[str, object] | None = None,
+) -> TimelineEvent:
+    """A timeline row, told in the incident's channel and mirrored in #incidents."""
+    event = add_event(session, incident, at, actor, kind, text, data)
+    announce(session, incident, at, line(event))
+    return event
