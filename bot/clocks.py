@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -231,6 +231,7 @@ class Scheduler:
         *,
         interval: float = 5.0,
         digest: DailyJob | None = None,
+        jobs: Sequence[DailyJob] = (),
     ) -> None:
         self.db = db
         self.clock = clock
@@ -238,6 +239,8 @@ class Scheduler:
         self.wake_outbox = wake_outbox
         self.interval = interval
         self.digest = digest
+        # Other periodic jobs claimed the same way (the health watch).
+        self.jobs = tuple(jobs)
         # A clock is "late" only if it fired well after a pass could have caught it.
         self.late_after = max(LATE_AFTER, timedelta(seconds=2 * interval))
         self._task: asyncio.Task[None] | None = None
@@ -297,6 +300,11 @@ class Scheduler:
                 await self._park(clock_id)
         if self.digest is not None and await self.digest.run_if_due():
             fired += 1
+        for job in self.jobs:
+            try:
+                fired += await job.run_if_due()
+            except Exception:
+                log.exception("periodic job %s failed; will try again", type(job).__name__)
         if fired:
             self.wake_outbox()
         self.passes += 1

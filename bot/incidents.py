@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import timeline
+from bot import alert_cards, timeline
 from bot.clock import Clock
 from bot.clocks import ClockPlanner
 from bot.commands import MAX_NOTE, MAX_TITLE
@@ -44,6 +44,8 @@ class Declaration:
     private: bool = False
     # When the problem was first detected (breaches start their GDPR clock from it).
     detected_at: datetime | None = None
+    # The alert this declare answers (its card's Declare button, or auto-declare).
+    alert_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,10 @@ class IncidentService:
                 )
             gdpr_from = (detected or now) if runbook and runbook.starts_gdpr_clock else None
             self.planner.on_declare(session, incident, now, gdpr_from)
+            if declaration.alert_id is not None:
+                await alert_cards.link_declared(
+                    session, declaration.alert_id, incident, declaration.declared_by, now
+                )
         self.wake_outbox()
         return incident
 

@@ -124,6 +124,10 @@ class SlackMirror:
             async with self.pacer.turn(str(kwargs["channel"])):
                 return await self.client.chat_postMessage(**kwargs)
 
+    async def post_message(self, **kwargs: Any) -> Any:
+        """chat.postMessage, paced and joining as above, for executors kept elsewhere."""
+        return await self._post_message(**kwargs)
+
     async def _incident(self, job: Job) -> Incident:
         async with self.db.session() as session:
             incident = await queries.incident(session, job.incident_id)  # type: ignore[arg-type]

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alert_cards import AlertCards
+from bot.alerts import AlertService
 from bot.business_time import BusinessCalendar
 from bot.clock import Clock, SystemClock
 from bot.clocks import ClockConfig, ClockPlanner, Scheduler
@@ -17,6 +19,7 @@ from bot.conversation import ConversationLog
 from bot.digest import Digest
 from bot.documents import Documents
 from bot.followup import FollowUpService
+from bot.health_watch import HealthWatch
 from bot.incidents import IncidentService
 from bot.mirror import SlackMirror
 from bot.outbox import OutboxWorker
@@ -50,6 +53,7 @@ class Services:
     outbox: OutboxWorker
     scheduler: Scheduler
     http: httpx.AsyncClient
+    alerts: AlertService
 
     async def close(self) -> None:
         await self.scheduler.stop()
@@ -106,7 +110,10 @@ async def open_services(
         documents,
         post_interval=settings.slack_post_interval,
     )
-    worker = OutboxWorker(db, clock, mirror.executors(), poll_interval=outbox_poll)
+    cards = AlertCards(mirror, settings.incidents_channel, runbooks)
+    worker = OutboxWorker(
+        db, clock, {**mirror.executors(), **cards.executors()}, poll_interval=outbox_poll
+    )
     values = settings.substitution_values()
     http = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, follow_redirects=False)
     executor = StepExecutor(
@@ -144,8 +151,24 @@ async def open_services(
     )
     followup = FollowUpService(db, clock, planner, worker.wake, roles)
     digest = Digest(db, clock, documents, settings.digest_at, settings.postmortem_due)
+    alerts = AlertService(
+        db,
+        clock,
+        incidents,
+        worker.wake,
+        dedup_window=settings.alert_dedup_window,
+        auto_declare=_auto_declare_rules(settings, runbooks),
+        auto_commander=settings.oncall_primary,
+    )
+    watch = _health_watch(settings, db, clock, executor, alerts)
     scheduler = Scheduler(
-        db, clock, config, worker.wake, interval=settings.clock_interval, digest=digest
+        db,
+        clock,
+        config,
+        worker.wake,
+        interval=settings.clock_interval,
+        digest=digest,
+        jobs=[watch] if watch else [],
     )
     await runs.recover()
     await worker.start()
@@ -166,6 +189,7 @@ async def open_services(
         outbox=worker,
         scheduler=scheduler,
         http=http,
+        alerts=alerts,
     )
 
 
@@ -221,3 +245,38 @@ def _load_runbooks(settings: Settings) -> RunbookSet:
             else ""
         )
         raise StartupError(f"invalid runbook {first}{more}") from None
+
+
+def _auto_declare_rules(settings: Settings, runbooks: RunbookSet) -> set[str]:
+    """ALERT_AUTO_DECLARE entries: severities (P1-P4) and runbook ids, each checked."""
+    rules = set()
+    for entry in settings.alert_auto_declare:
+        severity = Severity.parse(entry)
+        if severity is None and entry not in runbooks:
+            raise StartupError(
+                f"ALERT_AUTO_DECLARE: {entry!r} is neither a severity (P1-P4) nor a runbook id "
+                f"({', '.join(runbooks.ids())})"
+            )
+        rules.add(severity.value if severity else entry)
+    return rules
+
+
+def _health_watch(
+    settings: Settings,
+    db: Database,
+    clock: Clock,
+    executor: StepExecutor,
+    alerts: AlertService,
+) -> HealthWatch | None:
+    if settings.health_watch_interval is None:
+        return None
+    cookie = settings.admin_session_cookie
+    return HealthWatch(
+        db,
+        clock,
+        executor,
+        alerts,
+        service_url=settings.service_url,
+        admin_cookie=cookie.get_secret_value() if cookie else None,
+        interval=settings.health_watch_interval,
+    )

@@ -78,11 +78,47 @@ class Settings(BaseSettings):
     # Seconds between two messages the bot posts to one channel (Slack: about one a second).
     slack_post_interval: float = Field(default=1.0, ge=0, le=60)
     log_level: str = "INFO"
+    # Alerts (POST /hooks/alerts/<source>) and the health watch; see README "Alerts".
+    alert_webhook_secret: SecretStr | None = None
+    # Runbook ids and/or severities whose alerts are declared without a click.
+    alert_auto_declare: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    alert_dedup_window: Duration = timedelta(minutes=30)
+    # Unset: no health watch. Otherwise how often ${SERVICE_URL}/api/health is read.
+    health_watch_interval: Duration | None = None
 
-    @field_validator("incident_approvers", mode="before")
+    @field_validator("incident_approvers", "alert_auto_declare", mode="before")
     @classmethod
     def _approvers(cls, value: object) -> object:
         return _split_ids(value)
+
+    @field_validator("alert_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (it is all that guards the webhook)")
+        return value
+
+    @field_validator("health_watch_interval", mode="before")
+    @classmethod
+    def _watch_off(cls, value: object) -> object:
+        return None if value in ("", "0", 0) else value
+
+    @field_validator("health_watch_interval")
+    @classmethod
+    def _watch_interval(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < timedelta(seconds=10):
+            raise ValueError("must be at least 10s (or unset to turn the watch off)")
+        return value
+
+    @model_validator(mode="after")
+    def _auto_declare_needs_commander(self) -> Settings:
+        if self.alert_auto_declare and not self.oncall_primary:
+            raise ValueError(
+                "ALERT_AUTO_DECLARE needs ONCALL_PRIMARY: it commands the incidents it declares"
+            )
+        return self
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -195,6 +231,7 @@ class Settings(BaseSettings):
             self.cron_secret,
             self.anthropic_api_key,
             self.admin_session_cookie,
+            self.alert_webhook_secret,
         ]
         values = [s.get_secret_value() for s in secrets if s is not None]
         # The cookie's value alone (after `name=`) is the real secret part.

@@ -143,6 +143,21 @@ class StepExecutor:
             url, query = target, {}
         return None, f"more than {MAX_REDIRECTS} redirects", _ms(started)
 
+    async def fetch_json(
+        self, url: str, headers: Mapping[str, str] | None = None
+    ) -> tuple[int | None, Any, str | None]:
+        """GET a URL under the same rules as a step (allowed hosts, timeout, same-host
+        redirects): (HTTP status, parsed JSON or None, redacted failure or None)."""
+        header_secrets = [v for v in (headers or {}).values() if len(v) >= 6]
+        response, failure, _elapsed = await self._request("GET", url, headers or {}, {}, None)
+        if response is None:
+            return None, None, self._clean(str(failure), header_secrets)
+        try:
+            data = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            data = None
+        return response.status_code, data, None
+
     async def _http(self, step: HttpStep, inputs: Mapping[str, object]) -> Outcome:
         try:
             url = substitute(step.url, self.values, inputs)

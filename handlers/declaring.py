@@ -24,6 +24,7 @@ def to_button_value(declaration: Declaration) -> dict[str, object]:
         "r": declaration.runbook_id,
         "p": declaration.private,
         "at": declaration.detected_at.isoformat() if declaration.detected_at else None,
+        "a": declaration.alert_id,
     }
     description = declaration.description or ""
     while len(json.dumps(value, separators=(",", ":"))) > _BUTTON_VALUE and description:
@@ -42,6 +43,7 @@ def from_button_value(value: str, user_id: str) -> Declaration:
         runbook_id=data.get("r"),
         private=bool(data.get("p")),
         detected_at=datetime.fromisoformat(data["at"]) if data.get("at") else None,
+        alert_id=int(data["a"]) if data.get("a") is not None else None,
     )
 
 

@@ -18,6 +18,7 @@ import handlers
 from bot.clock import Clock
 from bot.services import Services, open_services
 from bot.settings import Settings
+from handlers.alerts import ALERTS_PATH, alert_webhook
 from handlers.auth import BotIdentity
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ def build_web_app(services: Services, bolt: AsyncApp | None) -> web.Application:
     if bolt is not None:
         web_app.router.add_post(EVENTS_PATH, slack_events)
     web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_post(ALERTS_PATH, alert_webhook(services))
     return web_app
 
 

@@ -181,3 +181,36 @@ class JobRun(SQLModel, table=True):
 
     name: str = Field(primary_key=True)
     last_run_at: datetime = _utc()  # type: ignore[assignment]
+    # What a periodic job carries from one run to the next (the health watch's streaks), JSON.
+    data: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Alert(SQLModel, table=True):
+    """A signal from monitoring (a webhook or the health watch) that may start an incident.
+
+    `state` moves by compare-and-set (`open` → `declared` | `dismissed`), so two people clicking
+    Declare or Dismiss at once change it once. Repeats of the same `dedup_key` within the
+    dedup window only bump `count` and `last_at`."""
+
+    __tablename__ = "alert"
+    __table_args__ = (Index("ix_alert_dedup_last", "dedup_key", "last_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    dedup_key: str
+    title: str
+    severity: str
+    runbook_id: str | None = None
+    service: str | None = None
+    link: str | None = None
+    details: str | None = Field(default=None, sa_column=Column(Text))
+    # open (a card with Declare/Dismiss), declared, dismissed, attached (to an open incident).
+    state: str = "open"
+    count: int = 1
+    first_at: datetime = _utc()  # type: ignore[assignment]
+    last_at: datetime = _utc()  # type: ignore[assignment]
+    incident_id: int | None = Field(default=None, foreign_key="incident.id")
+    card_ts: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    recovered_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]

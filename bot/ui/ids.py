@@ -38,3 +38,6 @@ UPDATE_VIEW = "status_update"
 UPDATE_TEXT = "update_text"
 UPDATE_BROADCAST = "update_broadcast"
 DETECTED_AT = "detected_at"
+
+ALERT_DECLARE = "alert_declare"
+ALERT_DISMISS = "alert_dismiss"

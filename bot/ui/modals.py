@@ -51,8 +51,11 @@ def declare_modal(
     runbook: str | None = None,
     private: bool = False,
     channel_id: str | None = None,
+    description: str = "",
+    alert_id: int | None = None,
 ) -> dict[str, object]:
-    """runbooks: (id, title) pairs offered in a select; runbook: the one preselected."""
+    """runbooks: (id, title) pairs offered in a select; runbook: the one preselected;
+    alert_id: the alert being declared (prefilled from it), carried to the submission."""
     severity_options = [Option(value=s.value, label=s.label) for s in Severity]
     initial_severity = next((o for o in severity_options if o.value == severity), None)
     blocks = [
@@ -73,7 +76,9 @@ def declare_modal(
                 placeholder="P1 full outage … P4 minor",
             ),
         ),
-        _text_input(ids.DESCRIPTION, "Description", multiline=True, optional=True),
+        _text_input(
+            ids.DESCRIPTION, "Description", multiline=True, optional=True, initial=description
+        ),
         _text_input(
             ids.DETECTED_AT,
             "First detected (UTC)",
@@ -117,7 +122,9 @@ def declare_modal(
         title=PlainTextObject(text="Declare incident"),
         submit=PlainTextObject(text="Declare"),
         close=PlainTextObject(text="Cancel"),
-        private_metadata=json.dumps({"channel": channel_id}),
+        private_metadata=json.dumps(
+            {"channel": channel_id, **({"alert": alert_id} if alert_id is not None else {})}
+        ),
         blocks=blocks,
     )
     return view.to_dict()

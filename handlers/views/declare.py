@@ -49,6 +49,7 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         await ack()
         user = body["user"]["id"]
+        alert = metadata(view).get("alert")
         declaration = Declaration(
             title=title,
             severity=severity,  # type: ignore[arg-type]
@@ -57,6 +58,7 @@ def register(app: AsyncApp, services: Services) -> None:
             runbook_id=runbook,
             private="private" in checked(view, ids.PRIVATE),
             detected_at=detected,
+            alert_id=alert if isinstance(alert, int) else None,
         )
         message = await declare_or_ask(services, declaration)
         await whisper(client, metadata(view).get("channel"), user, message)

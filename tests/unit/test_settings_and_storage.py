@@ -51,5 +51,12 @@ async def test_sqlite_runs_in_wal_mode_with_the_newest_schema(tmp_path):
         }
     await db.close()
     assert mode == "wal"
-    assert version == "0004"
-    assert {"incident", "timeline_event", "outbox", "processed_event", "step_run"} <= tables
+    assert version == "0005"
+    assert {
+        "incident",
+        "timeline_event",
+        "outbox",
+        "processed_event",
+        "step_run",
+        "alert",
+    } <= tables
