@@ -78,6 +78,7 @@ async def open_services(
 ) -> Services:
     clock = clock or SystemClock()
     runbooks = _load_runbooks(settings)
+    auto_declare = _auto_declare_rules(settings, runbooks)
     templates = Templates(settings.templates_dir)
     problems = Documents(
         templates, runbooks, template_fields(settings), settings.incidents_channel
@@ -157,7 +158,7 @@ async def open_services(
         incidents,
         worker.wake,
         dedup_window=settings.alert_dedup_window,
-        auto_declare=_auto_declare_rules(settings, runbooks),
+        auto_declare=auto_declare,
         auto_commander=settings.oncall_primary,
     )
     watch = _health_watch(settings, db, clock, executor, alerts)

@@ -42,6 +42,13 @@ def run_bot(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Compl
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL must be a sqlite"),
         ({"ESCALATE_AFTER": "15 minutes"}, "ESCALATE_AFTER must be a duration like 90s"),
         ({"ARCHIVE_AFTER": "-1d"}, "ARCHIVE_AFTER must be a duration"),
+        ({"HEALTH_WATCH_INTERVAL": "5s"}, "HEALTH_WATCH_INTERVAL must be at least 10s"),
+        ({"ALERT_WEBHOOK_SECRET": "short"}, "ALERT_WEBHOOK_SECRET must be at least 16"),
+        ({"ALERT_AUTO_DECLARE": "site-down"}, "ALERT_AUTO_DECLARE needs ONCALL_PRIMARY"),
+        (
+            {"ALERT_AUTO_DECLARE": "P1,site-dwn", "ONCALL_PRIMARY": "U1"},
+            "ALERT_AUTO_DECLARE: 'site-dwn' is neither a severity",
+        ),
     ],
 )
 def test_bad_setting_stops_startup_with_one_line(tmp_path, env, named):
