@@ -8,19 +8,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import outbox, timeline
 from bot.errors import Conflict, NotFound
 from bot.mirror import SlackMirror
-from bot.outbox import PENDING, Executor, Job, PermanentError, Superseded
+from bot.outbox import Executor, Job, PermanentError, Superseded
 from bot.runbooks import RunbookSet
 from bot.text import escape
 from bot.ui import alerts as alerts_ui
 from storage import alert_queries
-from storage.models import Alert, Incident, OutboxMessage
+from storage.models import Alert, Incident
 
 REFRESH, NOTE = "refresh_alert_card", "post_alert_note"
 OPEN, DECLARED, DISMISSED, ATTACHED = "open", "declared", "dismissed", "attached"
@@ -105,20 +103,6 @@ class AlertCards:
             raise PermanentError(f"alert {job.payload.get('alert')} is gone")
         return alert
 
-    async def _newer_refresh(self, job: Job) -> bool:
-        async with self.db.session() as session:
-            count = (
-                await session.exec(
-                    select(func.count()).where(
-                        OutboxMessage.lane == job.lane,
-                        OutboxMessage.op == REFRESH,
-                        OutboxMessage.state == PENDING,
-                        OutboxMessage.id > job.id,
-                    )
-                )
-            ).one()
-        return count > 0
-
     async def refresh(self, job: Job) -> None:
         alert = await self._alert(job)
         runbook = self.runbooks.get(alert.runbook_id or "")
@@ -133,7 +117,7 @@ class AlertCards:
                     stored.card_ts = response["ts"]
                     session.add(stored)
             return
-        if await self._newer_refresh(job):
+        if await self.mirror.newer_pending(job):
             raise Superseded
         await self.client.chat_update(
             channel=self.channel, ts=alert.card_ts, text=text, blocks=blocks

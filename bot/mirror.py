@@ -144,7 +144,8 @@ class SlackMirror:
                 setattr(incident, name, value)
             session.add(incident)
 
-    async def _newer_pending(self, job: Job) -> bool:
+    async def newer_pending(self, job: Job) -> bool:
+        """A later job of the same op waits on this lane: this refresh can be skipped."""
         async with self.db.session() as session:
             count = (
                 await session.exec(
@@ -199,7 +200,7 @@ class SlackMirror:
         incident = await self._incident(job)
         if not incident.channel_id:
             raise PermanentError("incident has no channel")
-        if await self._newer_pending(job):
+        if await self.newer_pending(job):
             raise Superseded
         await self.client.conversations_setTopic(
             channel=incident.channel_id, topic=messages.topic(incident)
@@ -241,7 +242,7 @@ class SlackMirror:
             )
             await self._save(incident.id, root_ts=response["ts"])  # type: ignore[arg-type]
             return
-        if await self._newer_pending(job):
+        if await self.newer_pending(job):
             raise Superseded
         await self.client.chat_update(
             channel=self.incidents_channel, ts=incident.root_ts, text=text, blocks=blocks
@@ -258,7 +259,7 @@ class SlackMirror:
             )
             await self._save(incident.id, header_ts=response["ts"])  # type: ignore[arg-type]
             return
-        if await self._newer_pending(job):
+        if await self.newer_pending(job):
             raise Superseded
         await self.client.chat_update(
             channel=incident.channel_id, ts=incident.header_ts, text=text, blocks=blocks
@@ -425,7 +426,7 @@ class SlackMirror:
         place = self._place(incident, "incident")
         assert place is not None
         channel, thread_ts = place
-        if incident.runbook_ts is not None and await self._newer_pending(job):
+        if incident.runbook_ts is not None and await self.newer_pending(job):
             raise Superseded
         async with self.db.session() as session:
             runs = await queries.latest_runs(session, incident.id)  # type: ignore[arg-type]
