@@ -6,6 +6,7 @@ key within the dedup window only bump the count (the card is edited, not posted 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -58,14 +59,17 @@ class AlertService:
         self.dedup_window = dedup_window
         self.auto_declare = set(auto_declare)
         self.auto_commander = auto_commander
+        # A monitoring tool may send the same alert several times at once; one at a time
+        # here, so the second sees the first and counts instead of posting a second card.
+        self._receiving = asyncio.Lock()
 
     # ---- receiving ----------------------------------------------------------------------
 
     async def receive(self, signal: Signal) -> Received:
         if signal.recovered:
             return await self.recover(signal.dedup_key)
-        now = self.clock.now()
-        async with self.db.transaction() as session:
+        async with self._receiving, self.db.transaction() as session:
+            now = self.clock.now()
             received = await self._repeat(session, signal, now)
             if received is None:
                 received = await self._new(session, signal, now)

@@ -3,6 +3,7 @@ joining the open incident that already works the runbook, and auto-declare."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from urllib.parse import urlencode
@@ -210,6 +211,25 @@ async def test_same_dedup_key_within_30_minutes_updates_the_count_not_a_new_card
     assert fresh.json()["outcome"] == "posted"
     await drained(alert_bot)
     assert len(cards(alert_bot.slack)) == 2
+
+
+async def test_a_burst_of_the_same_alert_at_once_is_one_card(alert_bot):
+    responses = await asyncio.gather(*(post_alert(alert_bot, "sentry", SENTRY) for _ in range(5)))
+    assert sorted(r.json()["outcome"] for r in responses) == ["posted"] + ["updated"] * 4
+    await drained(alert_bot)
+    [stored] = await alerts(alert_bot)
+    assert stored.count == 5
+    assert len(cards(alert_bot.slack)) == 1
+
+
+async def test_generic_resolved_status_marks_the_alert_recovered(alert_bot):
+    await post_alert(alert_bot, "generic", DISK)
+    resolved = {**json.loads(DISK), "status": "resolved"}
+    assert (await post_alert(alert_bot, "generic", resolved)).json()["outcome"] == "recovered"
+    [stored] = await alerts(alert_bot)
+    assert stored.recovered_at is not None
+    # Nothing open with that key any more: a second "resolved" changes nothing.
+    assert (await post_alert(alert_bot, "generic", resolved)).json()["outcome"] == "ignored"
 
 
 # ---- the open incident already working it -----------------------------------------------------
