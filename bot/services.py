@@ -271,6 +271,13 @@ def _health_watch(
 ) -> HealthWatch | None:
     if settings.health_watch_interval is None:
         return None
+    if not executor.may_call(settings.service_url):
+        # The watch shares the actions' allowed hosts; it must not report "unhealthy"
+        # every interval only because it may not call the service.
+        raise StartupError(
+            "HEALTH_WATCH_INTERVAL is set but no runbook calls SERVICE_URL's host, so the "
+            "watch may not either; add a ${SERVICE_URL} step (as site-down has) or unset it"
+        )
     cookie = settings.admin_session_cookie
     return HealthWatch(
         db,

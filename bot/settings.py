@@ -88,7 +88,7 @@ class Settings(BaseSettings):
 
     @field_validator("incident_approvers", "alert_auto_declare", mode="before")
     @classmethod
-    def _approvers(cls, value: object) -> object:
+    def _comma_lists(cls, value: object) -> object:
         return _split_ids(value)
 
     @field_validator("alert_webhook_secret")

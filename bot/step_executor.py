@@ -143,6 +143,9 @@ class StepExecutor:
             url, query = target, {}
         return None, f"more than {MAX_REDIRECTS} redirects", _ms(started)
 
+    def may_call(self, url: str) -> bool:
+        return _netloc(url) in self.hosts
+
     async def fetch_json(
         self, url: str, headers: Mapping[str, str] | None = None
     ) -> tuple[int | None, Any, str | None]:

@@ -4,7 +4,11 @@ one does not, recovery says so on the card, and two replicas poll once per inter
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
+import pytest
+
+from bot.startup import StartupError
 from tests.conftest import ADMIN_COOKIE, COOKIE_VALUE, INCIDENTS
 from tests.support.alerts import alerts, card_now, cards
 from tests.support.db import drained, events, scheduler_pass
@@ -143,3 +147,24 @@ async def test_two_replicas_poll_once_per_interval(start_bot, target):
 
 async def test_watch_is_off_by_default(bot):
     assert bot.services.scheduler.jobs == ()
+
+
+@pytest.fixture
+def checklist_only_runbooks(tmp_path: Path) -> Path:
+    """A runbook folder whose only runbook calls nothing (key-rotation is a checklist)."""
+    books = tmp_path / "books"
+    books.mkdir()
+    shipped = Path(__file__).resolve().parents[2] / "runbooks" / "key-rotation.yaml"
+    (books / "key-rotation.yaml").write_text(shipped.read_text())
+    return books
+
+
+async def test_watch_refuses_to_start_when_no_runbook_may_call_the_service(
+    start_bot, target, checklist_only_runbooks
+):
+    with pytest.raises(StartupError, match="no runbook calls SERVICE_URL's host"):
+        await start_bot(
+            service_url=target.url,
+            health_watch_interval="60s",
+            runbooks_dir=str(checklist_only_runbooks),
+        )
