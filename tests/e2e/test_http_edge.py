@@ -105,6 +105,8 @@ async def test_a_failed_pin_is_retried_without_posting_the_header_twice(bot):
     bot.slack.fail("pins.add", "internal_error", status=500, times=1)
     await bot.sender.command("declare P1 Site down")
     await bot.slack.wait_for("pins.add")
+    # Move time only once the failure is recorded: its retry is scheduled from "now".
+    await until(lambda: _pin_retry_scheduled(bot), what="the failed pin to be rescheduled")
     bot.clock.advance(seconds=3)
     await bot.slack.wait_for("pins.add", count=2)
     await drained(bot)
@@ -120,3 +122,8 @@ async def test_not_in_channel_joins_and_posts(bot):
     [join] = bot.slack.calls_to("conversations.join")
     assert join.args["channel"] == INCIDENTS
     assert len(posts_to(bot.slack, INCIDENTS)) == 1
+
+
+async def _pin_retry_scheduled(bot) -> bool:
+    rows = await outbox(bot)
+    return any(r.op == "pin_header" and r.state == "pending" and r.last_error for r in rows)
