@@ -17,6 +17,7 @@ from bot.conversation import ConversationLog
 from bot.digest import Digest
 from bot.documents import Documents
 from bot.followup import FollowUpService
+from bot.home import HomeService
 from bot.incidents import IncidentService
 from bot.mirror import SlackMirror
 from bot.outbox import OutboxWorker
@@ -50,6 +51,7 @@ class Services:
     outbox: OutboxWorker
     scheduler: Scheduler
     http: httpx.AsyncClient
+    home: HomeService
 
     async def close(self) -> None:
         await self.scheduler.stop()
@@ -106,7 +108,17 @@ async def open_services(
         documents,
         post_interval=settings.slack_post_interval,
     )
-    worker = OutboxWorker(db, clock, mirror.executors(), poll_interval=outbox_poll)
+    home = HomeService(
+        db,
+        clock,
+        client,
+        runbooks,
+        incidents_channel=settings.incidents_channel,
+        approvers=settings.incident_approvers,
+        postmortem_due=settings.postmortem_due,
+    )
+    executors = {**mirror.executors(), **home.executors()}
+    worker = OutboxWorker(db, clock, executors, poll_interval=outbox_poll)
     values = settings.substitution_values()
     http = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, follow_redirects=False)
     executor = StepExecutor(
@@ -166,6 +178,7 @@ async def open_services(
         outbox=worker,
         scheduler=scheduler,
         http=http,
+        home=home,
     )
 
 

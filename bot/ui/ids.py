@@ -38,3 +38,5 @@ UPDATE_VIEW = "status_update"
 UPDATE_TEXT = "update_text"
 UPDATE_BROADCAST = "update_broadcast"
 DETECTED_AT = "detected_at"
+
+HOME_DECLARE = "home_declare"

@@ -51,5 +51,5 @@ async def test_sqlite_runs_in_wal_mode_with_the_newest_schema(tmp_path):
         }
     await db.close()
     assert mode == "wal"
-    assert version == "0004"
+    assert version == "0006"
     assert {"incident", "timeline_event", "outbox", "processed_event", "step_run"} <= tables

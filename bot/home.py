@@ -1,0 +1,255 @@
+"""The App Home tab: who sees which incidents, what waits on each viewer, and republishing
+it (debounced) when an incident changes.
+
+Every transaction that queues a Slack write for an incident also queues one `home_changed`
+note on the `home` lane (bot/timeline.py). Its executor takes every note waiting, and for
+each recent viewer who can see one of those incidents queues a `publish_home` job on the
+viewer's own lane, due `debounce` later unless one is already waiting: a burst of changes is
+one publish per viewer, rendered from the database when it goes out."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import func, update
+from sqlmodel import col, select
+
+from bot import outbox
+from bot.clock import Clock
+from bot.durations import show
+from bot.outbox import PENDING, Executor, Job, Superseded
+from bot.runbooks import RunbookSet
+from bot.text import safe
+from bot.timeline import HOME_CHANGED, HOME_LANE
+from bot.ui import format as fmt
+from bot.ui import home as home_ui
+from bot.ui.messages import incident_ref
+from storage import queries
+from storage.db import Database
+from storage.models import Incident, OutboxMessage, StepRun
+
+log = logging.getLogger(__name__)
+
+PUBLISH = "publish_home"
+DEBOUNCE = timedelta(seconds=5)
+# Private channels' members, asked of Slack at most this often per channel.
+MEMBERS_TTL = timedelta(seconds=60)
+# Viewers who have not opened Home for this long are no longer republished (Slack keeps
+# showing their last view; opening it again publishes a fresh one).
+RECENT = timedelta(days=14)
+
+
+def publish_lane(user: str) -> str:
+    return f"home:{user}"
+
+
+@dataclass
+class _Members:
+    users: frozenset[str]
+    fetched_at: datetime
+
+
+class HomeService:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        client: AsyncWebClient,
+        runbooks: RunbookSet,
+        *,
+        incidents_channel: str,
+        approvers: Iterable[str],
+        postmortem_due: timedelta,
+        debounce: timedelta = DEBOUNCE,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.client = client
+        self.runbooks = runbooks
+        self.incidents_channel = incidents_channel
+        self.approvers = set(approvers)
+        self.postmortem_due = postmortem_due
+        self.debounce = debounce
+        self._members: dict[str, _Members] = {}
+
+    def executors(self) -> Mapping[str, Executor]:
+        return {HOME_CHANGED: self.on_changed, PUBLISH: self.on_publish}
+
+    # ---- opening -------------------------------------------------------------------------
+
+    async def opened(self, user: str) -> None:
+        """The viewer opened the Home tab: remember them and publish theirs now."""
+        async with self.db.transaction() as session:
+            await queries.remember_home_viewer(session, user, self.clock.now())
+        await self.publish(user)
+
+    async def publish(self, user: str) -> None:
+        await self.client.views_publish(user_id=user, view=await self.view_for(user))
+
+    # ---- who may see what ------------------------------------------------------------------
+
+    async def can_see(self, incident: Incident, user: str) -> bool:
+        """Public incidents: everyone. Private ones: their channel's members (before the
+        channel exists, or if Slack cannot say: the declarer and the commander)."""
+        if not incident.private:
+            return True
+        if user in (incident.declared_by, incident.commander_id):
+            return True
+        if not incident.channel_id:
+            return False
+        return user in await self._channel_members(incident.channel_id)
+
+    async def _channel_members(self, channel: str) -> frozenset[str]:
+        now = self.clock.now()
+        cached = self._members.get(channel)
+        if cached is not None and now - cached.fetched_at < MEMBERS_TTL:
+            return cached.users
+        users: set[str] = set()
+        cursor: str | None = None
+        try:
+            while True:
+                response = await self.client.conversations_members(
+                    channel=channel, cursor=cursor, limit=200
+                )
+                users.update(response.get("members") or [])
+                cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+                if not cursor:
+                    break
+        except SlackApiError as exc:
+            # Fail closed: a private incident stays hidden rather than shown to everyone.
+            log.warning("could not list members of a private incident channel: %s", exc)
+            return cached.users if cached else frozenset()
+        members = frozenset(users)
+        self._members[channel] = _Members(members, now)
+        return members
+
+    # ---- what a viewer sees ----------------------------------------------------------------
+
+    async def view_for(self, user: str) -> dict[str, object]:
+        now = self.clock.now()
+        async with self.db.session() as session:
+            incidents = await queries.open_incidents(session)
+            paged = await queries.paged_users(session, [i.id for i in incidents])  # type: ignore[misc]
+            approvals = await queries.awaiting_approval(session)
+            owed = await queries.postmortems_owed(session, user)
+        visible = [i for i in incidents if await self.can_see(i, user)]
+        by_id = {i.id: i for i in visible}
+        pending: list[home_ui.Pending] = []
+        for incident in visible:
+            if incident.acknowledged_at is None and user in paged.get(incident.id, set()):  # type: ignore[arg-type]
+                pending.append(
+                    home_ui.Pending(
+                        f":rotating_light: Acknowledge the page for {self._named(incident)}"
+                    )
+                )
+        if user in self.approvers:
+            for run in approvals:
+                incident = by_id.get(run.incident_id)
+                if incident is None or run.requested_by == user:
+                    continue
+                pending.append(
+                    home_ui.Pending(
+                        f":lock: Approve or deny *{safe(self._step_label(run), 100)}* for "
+                        f"{self._named(incident)}, asked by {fmt.user(run.requested_by)}"
+                    )
+                )
+        for incident in owed:
+            assert incident.resolved_at is not None
+            due = incident.resolved_at + self.postmortem_due
+            when = f"overdue by {show(now - due)}" if now > due else f"due in {show(due - now)}"
+            pending.append(
+                home_ui.Pending(f":memo: The postmortem of {self._named(incident)} is {when}")
+            )
+        return home_ui.home_view(
+            home_ui.HomeData(
+                viewer=user,
+                now=now,
+                incidents_channel=self.incidents_channel,
+                incidents=visible,
+                pending=pending,
+            )
+        )
+
+    def _named(self, incident: Incident) -> str:
+        where = f" in {fmt.channel(incident.channel_id)}" if incident.channel_id else ""
+        return f"*{incident_ref(incident)}* ({safe(incident.title, 120)}){where}"
+
+    def _step_label(self, run: StepRun) -> str:
+        runbook = self.runbooks.get(run.runbook_id)
+        step = runbook.step(run.step_id) if runbook else None
+        return step.label if step is not None else run.step_id
+
+    # ---- republishing (outbox executors) ---------------------------------------------------
+
+    async def on_changed(self, job: Job) -> None:
+        """Take every change note waiting and queue a debounced publish for each recent
+        viewer who can see one of the changed incidents."""
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            rows = (
+                await session.exec(
+                    select(OutboxMessage).where(
+                        OutboxMessage.lane == HOME_LANE,
+                        OutboxMessage.op == HOME_CHANGED,
+                        OutboxMessage.state == PENDING,
+                        OutboxMessage.id > job.id,
+                    )
+                )
+            ).all()
+            ids = {int(job.payload["incident"])}  # type: ignore[call-overload]
+            ids |= {int(json.loads(r.payload)["incident"]) for r in rows}
+            if rows:
+                await session.exec(
+                    update(OutboxMessage)  # type: ignore[call-overload]
+                    .where(col(OutboxMessage.id).in_([r.id for r in rows]))
+                    .where(col(OutboxMessage.state) == PENDING)
+                    .values(state="done", done_at=now, last_error=f"covered by job {job.id}")
+                )
+            viewers = await queries.home_viewers(session, now - RECENT)
+            changed = [i for i in [await queries.incident(session, n) for n in ids] if i]
+            waiting = await queries.pending_lanes(session, [publish_lane(u) for u in viewers])
+        # Outside the transaction: deciding visibility may ask Slack for a channel's members.
+        due = [
+            user
+            for user in viewers
+            if publish_lane(user) not in waiting and await self._sees_any(changed, user)
+        ]
+        if not due:
+            return
+        async with self.db.transaction() as session:
+            for user in due:
+                outbox.enqueue(
+                    session,
+                    now=now,
+                    not_before=now + self.debounce,
+                    lane=publish_lane(user),
+                    op=PUBLISH,
+                    payload={"user": user},
+                )
+
+    async def _sees_any(self, incidents: Sequence[Incident], user: str) -> bool:
+        for incident in incidents:
+            if await self.can_see(incident, user):
+                return True
+        return False
+
+    async def on_publish(self, job: Job) -> None:
+        async with self.db.session() as session:
+            newer = (
+                await session.exec(
+                    select(func.count()).where(
+                        OutboxMessage.lane == job.lane,
+                        OutboxMessage.state == PENDING,
+                        OutboxMessage.id > job.id,
+                    )
+                )
+            ).one()
+        if newer:
+            raise Superseded
+        await self.publish(str(job.payload["user"]))
