@@ -236,7 +236,9 @@ async def declared_between(
     return (await session.exec(stmt)).all()
 
 
-async def runs_of_incidents(session: AsyncSession, incident_ids: Sequence[int]) -> Sequence[StepRun]:
+async def runs_of_incidents(
+    session: AsyncSession, incident_ids: Sequence[int]
+) -> Sequence[StepRun]:
     if not incident_ids:
         return []
     stmt = (

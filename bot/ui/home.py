@@ -112,9 +112,7 @@ def home_view(data: HomeData) -> dict[str, object]:
     if data.pending:
         top += [_pending_block(data.pending), DividerBlock()]
     count = len(data.incidents)
-    top.append(
-        _section(f"*Open incidents ({count})*" if count else "*No open incidents.* :tada:")
-    )
+    top.append(_section(f"*Open incidents ({count})*" if count else "*No open incidents.* :tada:"))
     footer = _context(
         f"Updated {fmt.stamp(data.now)} · `/incident list` in any channel · "
         "`/incident stats` for MTTA/MTTR"
