@@ -27,6 +27,7 @@ from bot.runbooks import DEFAULT_RUNBOOK_DIR, RunbookLoadError, RunbookSet, load
 from bot.settings import Settings, business_days, business_hours
 from bot.severity import Severity
 from bot.startup import StartupError
+from bot.stats import StatsService
 from bot.step_executor import DEFAULT_TIMEOUT, StepExecutor, allowed_hosts
 from bot.templates import Templates
 from storage.db import Database, safe_url
@@ -52,6 +53,7 @@ class Services:
     scheduler: Scheduler
     http: httpx.AsyncClient
     home: HomeService
+    stats: StatsService
 
     async def close(self) -> None:
         await self.scheduler.stop()
@@ -179,6 +181,7 @@ async def open_services(
         scheduler=scheduler,
         http=http,
         home=home,
+        stats=StatsService(db, clock, runbooks, settings.postmortem_due),
     )
 
 
