@@ -236,6 +236,15 @@ async def declared_between(
     return (await session.exec(stmt)).all()
 
 
+async def declared_since(session: AsyncSession, since: datetime) -> Sequence[Incident]:
+    stmt = (
+        select(Incident)
+        .where(col(Incident.declared_at) >= since)
+        .order_by(col(Incident.declared_at), col(Incident.id))
+    )
+    return (await session.exec(stmt)).all()
+
+
 async def runs_of_incidents(
     session: AsyncSession, incident_ids: Sequence[int]
 ) -> Sequence[StepRun]:
