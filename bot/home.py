@@ -1,15 +1,18 @@
 """The App Home tab: who sees which incidents, what waits on each viewer, and republishing
 it (debounced) when an incident changes.
 
-Every transaction that queues a Slack write for an incident also queues one `home_changed`
-note on the `home` lane (bot/timeline.py). Its executor takes every note waiting, and for
-each recent viewer who can see one of those incidents queues a `publish_home` job on the
-viewer's own lane, due `debounce` later unless one is already waiting: a burst of changes is
-one publish per viewer, rendered from the database when it goes out."""
+Every change to an incident queues Slack writes in the outbox, in its own transaction. A loop
+(`run_once`, every CLOCK_INTERVAL) reads the outbox's newest id: when it has moved, the
+incidents of the new rows are the ones that changed, and for each recent viewer who can see one
+of them it queues a `publish_home` job on the viewer's own lane, due `debounce` later, unless
+one is already waiting (it renders from the database when it goes out, so it will show the
+change). A burst of changes is one publish per viewer, and nothing is written per change
+when nobody has opened Home."""
 
 from __future__ import annotations
 
-import json
+import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,8 +20,8 @@ from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import func, update
-from sqlmodel import col, select
+from sqlalchemy import func
+from sqlmodel import select
 
 from bot import outbox
 from bot.clock import Clock
@@ -26,7 +29,6 @@ from bot.durations import show
 from bot.outbox import PENDING, Executor, Job, Superseded
 from bot.runbooks import RunbookSet
 from bot.text import safe
-from bot.timeline import HOME_CHANGED, HOME_LANE
 from bot.ui import format as fmt
 from bot.ui import home as home_ui
 from bot.ui.messages import incident_ref
@@ -37,6 +39,7 @@ from storage.models import Incident, OutboxMessage, StepRun
 log = logging.getLogger(__name__)
 
 PUBLISH = "publish_home"
+TASK_NAME = "home-refresh"
 DEBOUNCE = timedelta(seconds=5)
 # Private channels' members, asked of Slack at most this often per channel.
 MEMBERS_TTL = timedelta(seconds=60)
@@ -77,9 +80,14 @@ class HomeService:
         self.postmortem_due = postmortem_due
         self.debounce = debounce
         self._members: dict[str, _Members] = {}
+        self._member_locks: dict[str, asyncio.Lock] = {}
+        self._watermark = 0
+        self._task: asyncio.Task[None] | None = None
+        # Completed refresh passes; lets a test know one looked after a change.
+        self.passes = 0
 
     def executors(self) -> Mapping[str, Executor]:
-        return {HOME_CHANGED: self.on_changed, PUBLISH: self.on_publish}
+        return {PUBLISH: self.on_publish}
 
     # ---- opening -------------------------------------------------------------------------
 
@@ -106,6 +114,11 @@ class HomeService:
         return user in await self._channel_members(incident.channel_id)
 
     async def _channel_members(self, channel: str) -> frozenset[str]:
+        # One question to Slack at a time per channel: viewers opening Home together share it.
+        async with self._member_locks.setdefault(channel, asyncio.Lock()):
+            return await self._fetch_members(channel)
+
+    async def _fetch_members(self, channel: str) -> frozenset[str]:
         now = self.clock.now()
         cached = self._members.get(channel)
         if cached is not None and now - cached.fetched_at < MEMBERS_TTL:
@@ -185,53 +198,67 @@ class HomeService:
         step = runbook.step(run.step_id) if runbook else None
         return step.label if step is not None else run.step_id
 
-    # ---- republishing (outbox executors) ---------------------------------------------------
+    # ---- republishing ----------------------------------------------------------------------
 
-    async def on_changed(self, job: Job) -> None:
-        """Take every change note waiting and queue a debounced publish for each recent
-        viewer who can see one of the changed incidents."""
+    async def start(self, interval: float) -> None:
+        async with self.db.session() as session:
+            # Changes made before this start were shown by the process that made them (or
+            # will be, by the next change or opening).
+            self._watermark = await queries.last_outbox_id(session)
+        self._task = asyncio.create_task(self._run(interval), name=TASK_NAME)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self, interval: float) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("Home refresh pass failed; will try again")
+            await asyncio.sleep(interval)
+
+    async def run_once(self) -> int:
+        """Queue debounced publishes for the viewers of incidents changed since the last
+        pass; returns how many were queued."""
         now = self.clock.now()
-        async with self.db.transaction() as session:
-            rows = (
-                await session.exec(
-                    select(OutboxMessage).where(
-                        OutboxMessage.lane == HOME_LANE,
-                        OutboxMessage.op == HOME_CHANGED,
-                        OutboxMessage.state == PENDING,
-                        OutboxMessage.id > job.id,
-                    )
-                )
-            ).all()
-            ids = {int(job.payload["incident"])}  # type: ignore[call-overload]
-            ids |= {int(json.loads(r.payload)["incident"]) for r in rows}
-            if rows:
-                await session.exec(
-                    update(OutboxMessage)  # type: ignore[call-overload]
-                    .where(col(OutboxMessage.id).in_([r.id for r in rows]))
-                    .where(col(OutboxMessage.state) == PENDING)
-                    .values(state="done", done_at=now, last_error=f"covered by job {job.id}")
-                )
+        async with self.db.session() as session:
+            top = await queries.last_outbox_id(session)
+            if top <= self._watermark:
+                self.passes += 1
+                return 0
+            # (On Postgres a transaction may commit after a later id was seen; its incident is
+            # then missed by this pass and shown at its next change or opening.)
+            ids = await queries.incidents_queued_between(session, self._watermark, top)
+            self._watermark = top
             viewers = await queries.home_viewers(session, now - RECENT)
+            if not ids or not viewers:
+                self.passes += 1
+                return 0
             changed = [i for i in [await queries.incident(session, n) for n in ids] if i]
             waiting = await queries.pending_lanes(session, [publish_lane(u) for u in viewers])
-        # Outside the transaction: deciding visibility may ask Slack for a channel's members.
+        # Outside the session: deciding visibility may ask Slack for a channel's members.
         due = [
             user
             for user in viewers
             if publish_lane(user) not in waiting and await self._sees_any(changed, user)
         ]
-        if not due:
-            return
-        async with self.db.transaction() as session:
-            for user in due:
-                outbox.enqueue(
-                    session,
-                    now=now,
-                    not_before=now + self.debounce,
-                    lane=publish_lane(user),
-                    op=PUBLISH,
-                    payload={"user": user},
-                )
+        if due:
+            async with self.db.transaction() as session:
+                for user in due:
+                    outbox.enqueue(
+                        session,
+                        now=now,
+                        not_before=now + self.debounce,
+                        lane=publish_lane(user),
+                        op=PUBLISH,
+                        payload={"user": user},
+                    )
+        self.passes += 1
+        return len(due)
 
     async def _sees_any(self, incidents: Sequence[Incident], user: str) -> bool:
         for incident in incidents:

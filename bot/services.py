@@ -56,6 +56,7 @@ class Services:
     stats: StatsService
 
     async def close(self) -> None:
+        await self.home.stop()
         await self.scheduler.stop()
         await self.outbox.stop()
         await self.http.aclose()
@@ -164,6 +165,7 @@ async def open_services(
     await runs.recover()
     await worker.start()
     await scheduler.start()
+    await home.start(settings.clock_interval)
     return Services(
         settings=settings,
         clock=clock,

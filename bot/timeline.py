@@ -34,9 +34,6 @@ async def claim(session: AsyncSession, incident: Incident) -> None:
     session.add(incident)
 
 
-HOME_LANE, HOME_CHANGED = "home", "home_changed"
-
-
 def lane(incident_id: int) -> str:
     """Slack writes of one incident are delivered in order, on their own lane."""
     return f"inc-{incident_id}"
@@ -77,19 +74,6 @@ def enqueue(
         op=op,
         payload=payload,
         incident_id=incident.id,
-    )
-    _home_changed(session, incident, now)
-
-
-def _home_changed(session: AsyncSession, incident: Incident, now: datetime) -> None:
-    """Every change that Slack mirrors may change someone's App Home too: one note per
-    incident and transaction, on a lane of its own (bot/home.py debounces the republishing)."""
-    noted: set[int] = session.info.setdefault(HOME_CHANGED, set())
-    if incident.id in noted:
-        return
-    noted.add(incident.id)  # type: ignore[arg-type]
-    outbox.enqueue(
-        session, now=now, lane=HOME_LANE, op=HOME_CHANGED, payload={"incident": incident.id}
     )
 
 

@@ -268,3 +268,21 @@ async def pending_lanes(session: AsyncSession, lanes: Sequence[str]) -> set[str]
         .distinct()
     )
     return set((await session.exec(stmt)).all())
+
+
+async def last_outbox_id(session: AsyncSession) -> int:
+    return (await session.exec(select(func.max(OutboxMessage.id)))).one() or 0
+
+
+async def incidents_queued_between(session: AsyncSession, after: int, upto: int) -> list[int]:
+    """Incidents with Slack writes queued in (after, upto]: the ones that changed."""
+    stmt = (
+        select(OutboxMessage.incident_id)
+        .where(
+            col(OutboxMessage.id) > after,
+            col(OutboxMessage.id) <= upto,
+            col(OutboxMessage.incident_id).is_not(None),
+        )
+        .distinct()
+    )
+    return [i for i in (await session.exec(stmt)).all() if i is not None]

@@ -153,6 +153,7 @@ async def test_a_change_republishes_debounced_and_only_for_viewers_who_can_see_i
     for status in ("identified", "monitoring"):
         await bot.sender.command(f"status {status}", channel=public.channel_id, user=ALICE)
     await bot.sender.command("note looking at the CDN", channel=public.channel_id, user=BOB)
+    await until(lambda: _status_is(bot, 1, "monitoring"), what="the last status change")
     await until(lambda: _waiting_publishes(bot, 2), what="publishes queued for both viewers")
     await outbox_pass(bot)
     assert bot.slack.calls_to("views.publish") == []
@@ -177,3 +178,7 @@ async def test_a_change_republishes_debounced_and_only_for_viewers_who_can_see_i
 async def _waiting_publishes(bot, count):
     rows = [r for r in await outbox(bot) if r.op == "publish_home" and r.state == "pending"]
     return len(rows) >= count
+
+
+async def _status_is(bot, number, status):
+    return (await incident(bot, number)).status == status

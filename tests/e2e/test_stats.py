@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support.db import drained, incident, until
+from tests.support.db import drained, events, until
 from tests.support.flows import block_text, declare
 from tests.support.slack_sender import text_value
 from tests.unit.test_chart import png_size
@@ -27,14 +27,12 @@ async def test_stats_answers_with_numbers_and_uploads_the_chart(bot):
     first = await declare(bot, "P1 Site down", user=ALICE)
     bot.clock.advance(minutes=4)
     await bot.sender.command("ack", channel=first.channel_id, user="UPRIMARY1")
+    await until(lambda: events(bot, 1, "acknowledged"), what="the acknowledgement")
     bot.clock.advance(minutes=26)
     await resolve(bot, first.channel_id)
     await until(lambda: _resolved_count(bot, 1), what="the first resolve")
     await drained(bot)
-    await bot.sender.command("declare P1 Checkout down", user=ALICE)
-    await bot.slack.wait_for_response(count=2, where=lambda r: "declared" in r.get("text", ""))
-    await drained(bot)
-    second = await incident(bot, 2)
+    second = await declare(bot, "P1 Checkout down", user=ALICE)
     bot.clock.advance(minutes=90)
     await resolve(bot, second.channel_id)
     await until(lambda: _resolved_count(bot, 2), what="the second resolve")
