@@ -134,7 +134,7 @@ async def collect(
     secrets = list(secrets)
     records = []
     async with db.session() as session:
-        for incident in await queries.declared_since(session, since):
+        for incident in await queries.declared_between(session, since):
             hidden = incident.private and not include_private
             events = [] if hidden else await queries.timeline(session, incident.id)  # type: ignore[arg-type]
             records.append(

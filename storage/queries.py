@@ -226,23 +226,14 @@ async def postmortems_owed(session: AsyncSession, commander: str) -> Sequence[In
 
 
 async def declared_between(
-    session: AsyncSession, start: datetime, end: datetime
+    session: AsyncSession, start: datetime, end: datetime | None = None
 ) -> Sequence[Incident]:
-    stmt = (
-        select(Incident)
-        .where(col(Incident.declared_at) >= start, col(Incident.declared_at) < end)
-        .order_by(col(Incident.declared_at), col(Incident.id))
-    )
-    return (await session.exec(stmt)).all()
-
-
-async def declared_since(session: AsyncSession, since: datetime) -> Sequence[Incident]:
-    stmt = (
-        select(Incident)
-        .where(col(Incident.declared_at) >= since)
-        .order_by(col(Incident.declared_at), col(Incident.id))
-    )
-    return (await session.exec(stmt)).all()
+    """Incidents declared in [start, end) (from start on when end is None)."""
+    stmt = select(Incident).where(col(Incident.declared_at) >= start)
+    if end is not None:
+        stmt = stmt.where(col(Incident.declared_at) < end)
+    order = (col(Incident.declared_at), col(Incident.id))
+    return (await session.exec(stmt.order_by(*order))).all()
 
 
 async def runs_of_incidents(
