@@ -10,9 +10,6 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from bot.insights import Week
 from bot.severity import Severity
 
@@ -31,6 +28,10 @@ LINE = "#1f5fa8"
 
 def render(weeks: Sequence[Week], title: str) -> bytes:
     """The chart as PNG bytes, WIDTH × HEIGHT pixels."""
+    # Imported here: matplotlib costs start-up time and memory the bot needs only for charts.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     # A Figure of its own (not pyplot): no global state, safe in a worker thread.
     figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI, facecolor=CARD)
     FigureCanvasAgg(figure)

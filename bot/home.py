@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -69,6 +69,7 @@ class HomeService:
         incidents_channel: str,
         approvers: Iterable[str],
         postmortem_due: timedelta,
+        wake_outbox: Callable[[], None],
         debounce: timedelta = DEBOUNCE,
     ) -> None:
         self.db = db
@@ -78,6 +79,7 @@ class HomeService:
         self.incidents_channel = incidents_channel
         self.approvers = set(approvers)
         self.postmortem_due = postmortem_due
+        self.wake_outbox = wake_outbox
         self.debounce = debounce
         self._members: dict[str, _Members] = {}
         self._member_locks: dict[str, asyncio.Lock] = {}
@@ -95,7 +97,20 @@ class HomeService:
         """The viewer opened the Home tab: remember them and publish theirs now."""
         async with self.db.transaction() as session:
             await queries.remember_home_viewer(session, user, self.clock.now())
-        await self.publish(user)
+        try:
+            await self.publish(user)
+        except (SlackApiError, OSError, TimeoutError) as exc:
+            # Slack throttled or failed: leave it to the outbox, which retries and paces.
+            log.info("publishing Home failed (%s); queued for the outbox", type(exc).__name__)
+            async with self.db.transaction() as session:
+                outbox.enqueue(
+                    session,
+                    now=self.clock.now(),
+                    lane=publish_lane(user),
+                    op=PUBLISH,
+                    payload={"user": user},
+                )
+            self.wake_outbox()
 
     async def publish(self, user: str) -> None:
         await self.client.views_publish(user_id=user, view=await self.view_for(user))

@@ -111,6 +111,10 @@ async def open_services(
         documents,
         post_interval=settings.slack_post_interval,
     )
+    # Home's executors join after it is built (it needs the worker's wake); the worker looks
+    # executors up at delivery.
+    executors = dict(mirror.executors())
+    worker = OutboxWorker(db, clock, executors, poll_interval=outbox_poll)
     home = HomeService(
         db,
         clock,
@@ -119,9 +123,9 @@ async def open_services(
         incidents_channel=settings.incidents_channel,
         approvers=settings.incident_approvers,
         postmortem_due=settings.postmortem_due,
+        wake_outbox=worker.wake,
     )
-    executors = {**mirror.executors(), **home.executors()}
-    worker = OutboxWorker(db, clock, executors, poll_interval=outbox_poll)
+    executors.update(home.executors())
     values = settings.substitution_values()
     http = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, follow_redirects=False)
     executor = StepExecutor(

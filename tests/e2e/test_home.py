@@ -182,3 +182,12 @@ async def _waiting_publishes(bot, count):
 
 async def _status_is(bot, number, status):
     return (await incident(bot, number)).status == status
+
+
+async def test_a_throttled_publish_on_opening_is_retried_by_the_outbox(bot):
+    bot.slack.fail("views.publish", status=429, retry_after=1)
+    await open_home(bot, BOB)
+    calls = await bot.slack.wait_for("views.publish", count=2)
+    assert calls[0].failed == "ratelimited" and not calls[1].failed
+    assert calls[1].args["user_id"] == BOB
+    await drained(bot)
