@@ -165,7 +165,7 @@ class HomeService:
             incidents = await queries.open_incidents(session)
             paged = await queries.paged_users(session, [i.id for i in incidents])  # type: ignore[misc]
             approvals = await queries.awaiting_approval(session)
-            owed = await queries.postmortems_owed(session, user)
+            owed = await queries.postmortems_open(session, commander=user)
         visible = [i for i in incidents if await self.can_see(i, user)]
         by_id = {i.id: i for i in visible}
         pending: list[home_ui.Pending] = []

@@ -157,17 +157,23 @@ async def resolved_since(session: AsyncSession, since: datetime) -> Sequence[Inc
 async def postmortems_overdue(
     session: AsyncSession, resolved_before: datetime
 ) -> Sequence[Incident]:
-    stmt = (
-        select(Incident)
-        .where(
-            Incident.status == RESOLVED,
-            col(Incident.severity).in_(["P1", "P2"]),
-            col(Incident.postmortem_done_at).is_(None),
-            col(Incident.resolved_at) < resolved_before,
-        )
-        .order_by(col(Incident.resolved_at))
+    return await postmortems_open(session, resolved_before=resolved_before)
+
+
+async def postmortems_open(
+    session: AsyncSession, *, resolved_before: datetime | None = None, commander: str | None = None
+) -> Sequence[Incident]:
+    """Resolved P1/P2 incidents whose postmortem is not marked shared yet."""
+    stmt = select(Incident).where(
+        Incident.status == RESOLVED,
+        col(Incident.severity).in_(["P1", "P2"]),
+        col(Incident.postmortem_done_at).is_(None),
     )
-    return (await session.exec(stmt)).all()
+    if resolved_before is not None:
+        stmt = stmt.where(col(Incident.resolved_at) < resolved_before)
+    if commander is not None:
+        stmt = stmt.where(Incident.commander_id == commander)
+    return (await session.exec(stmt.order_by(col(Incident.resolved_at)))).all()
 
 
 # ---- App Home and insights -------------------------------------------------------------------
@@ -209,20 +215,6 @@ async def paged_users(session: AsyncSession, incident_ids: Sequence[int]) -> dic
         if incident_id is not None and isinstance(user, str):
             paged.setdefault(incident_id, set()).add(user)
     return paged
-
-
-async def postmortems_owed(session: AsyncSession, commander: str) -> Sequence[Incident]:
-    stmt = (
-        select(Incident)
-        .where(
-            Incident.status == RESOLVED,
-            col(Incident.severity).in_(["P1", "P2"]),
-            col(Incident.postmortem_done_at).is_(None),
-            Incident.commander_id == commander,
-        )
-        .order_by(col(Incident.resolved_at))
-    )
-    return (await session.exec(stmt)).all()
 
 
 async def declared_between(
