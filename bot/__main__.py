@@ -1,4 +1,5 @@
-"""`python -m bot` (also `incident-bot`): run the bot, or check its runbooks.
+"""`python -m bot` (also `incident-bot`): run the bot, check its runbooks and templates, or
+export incidents.
 
 This is the composition root: the one module in bot/ that reaches handlers/, to start them."""
 
@@ -24,6 +25,17 @@ def _parser() -> argparse.ArgumentParser:
     templates.add_argument(
         "directory", nargs="?", type=Path, help="default: TEMPLATES_DIR, over the shipped ones"
     )
+    export = sub.add_parser(
+        "export", help="write incidents and their timelines as CSV or JSON (secrets redacted)"
+    )
+    export.add_argument("--since", help="first declare date, e.g. 2026-01-01 (required)")
+    export.add_argument("--format", default="json", help="csv or json (default: json)")
+    export.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    export.add_argument(
+        "--include-private",
+        action="store_true",
+        help="include private incidents' titles, texts and timelines",
+    )
     return parser
 
 
@@ -34,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         return _check_runbooks(args.directory)
     if args.command == "check-templates":
         return _check_templates(args.directory)
+    if args.command == "export":
+        return _export(args)
     return _run()
 
 
@@ -69,6 +83,47 @@ def _check_templates(directory: Path | None) -> int:
         over = f" (with {folder} over the shipped ones)" if folder else ""
         print(f"ok: every template renders{over}")
     return 1 if problems else 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from bot import export
+    from bot.settings import SettingsError, load_settings
+    from storage.db import Database
+
+    try:
+        since = export.parse_since(args.since)
+        fmt = export.check_format(args.format)
+        settings = load_settings()
+        export.check_database(settings.database_url)
+    except (export.ExportError, SettingsError) as exc:
+        print(f"export: {exc}", file=sys.stderr)
+        return 2
+
+    async def collect() -> list[dict[str, object]]:
+        db = Database(settings.database_url)
+        try:
+            return await export.collect(
+                db,
+                since,
+                include_private=args.include_private,
+                secrets=settings.secret_values(),
+            )
+        finally:
+            await db.close()
+
+    try:
+        records = asyncio.run(collect())
+    except Exception as exc:  # noqa: BLE001 - one line, not a traceback
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"export: cannot read the database: {type(exc).__name__}: {first}", file=sys.stderr)
+        return 2
+    if args.output is None:
+        export.write(records, fmt, sys.stdout, since)
+    else:
+        with args.output.open("w", encoding="utf-8", newline="") as out:
+            export.write(records, fmt, out, since)
+        print(f"wrote {len(records)} incidents to {args.output}", file=sys.stderr)
+    return 0
 
 
 def _run() -> int:

@@ -48,6 +48,9 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("reopen", "reopen", "reopen a resolved incident (restarts its clocks)", True),
     Subcommand("summary", "summary", "post the incident's summary here", True),
     Subcommand("list", "list", "list open incidents"),
+    Subcommand(
+        "stats", "stats [30d|90d|1y]", "counts, MTTA/MTTR and a chart, against the period before"
+    ),
     Subcommand("help", "help [<subcommand>]", "show this help"),
 )
 BY_NAME = {s.name: s for s in SUBCOMMANDS}
@@ -232,6 +235,17 @@ def _postmortem(rest: list[str]) -> dict[str, object]:
     raise CommandError("`postmortem` takes nothing, `edit` or `done`.", usage_of("postmortem"))
 
 
+def _stats(rest: list[str]) -> dict[str, object]:
+    if not rest:
+        return {"period": "30d"}
+    period = rest[0].lower()
+    if len(rest) > 1 or period not in ("30d", "90d", "1y"):
+        raise CommandError(
+            f"Unknown period `{_clip(' '.join(rest))}`: use 30d, 90d or 1y.", usage_of("stats")
+        )
+    return {"period": period}
+
+
 def _help(rest: list[str]) -> dict[str, object]:
     return {"topic": rest[0].lower() if rest else None}
 
@@ -253,5 +267,6 @@ _PARSERS = {
     "summary": _none("summary"),
     "postmortem": _postmortem,
     "list": _none("list"),
+    "stats": _stats,
     "help": _help,
 }

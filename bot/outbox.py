@@ -66,6 +66,7 @@ def enqueue(
     op: str,
     payload: Mapping[str, object] | None = None,
     incident_id: int | None = None,
+    not_before: datetime | None = None,
 ) -> None:
     """Add a Slack write to the caller's transaction: it exists only if the change commits."""
     session.add(
@@ -74,7 +75,7 @@ def enqueue(
             incident_id=incident_id,
             op=op,
             payload=json.dumps(dict(payload or {})),
-            not_before=now,
+            not_before=not_before or now,
             created_at=now,
         )
     )

@@ -20,6 +20,7 @@ from bot.digest import Digest
 from bot.documents import Documents
 from bot.followup import FollowUpService
 from bot.health_watch import HealthWatch
+from bot.home import HomeService
 from bot.incidents import IncidentService
 from bot.mirror import SlackMirror
 from bot.outbox import OutboxWorker
@@ -29,6 +30,7 @@ from bot.runbooks import DEFAULT_RUNBOOK_DIR, RunbookLoadError, RunbookSet, load
 from bot.settings import Settings, business_days, business_hours
 from bot.severity import Severity
 from bot.startup import StartupError
+from bot.stats import StatsService
 from bot.step_executor import DEFAULT_TIMEOUT, StepExecutor, allowed_hosts
 from bot.templates import Templates
 from storage.db import Database, safe_url
@@ -54,8 +56,11 @@ class Services:
     scheduler: Scheduler
     http: httpx.AsyncClient
     alerts: AlertService
+    home: HomeService
+    stats: StatsService
 
     async def close(self) -> None:
+        await self.home.stop()
         await self.scheduler.stop()
         await self.outbox.stop()
         await self.http.aclose()
@@ -112,9 +117,21 @@ async def open_services(
         post_interval=settings.slack_post_interval,
     )
     cards = AlertCards(mirror, settings.incidents_channel, runbooks)
-    worker = OutboxWorker(
-        db, clock, {**mirror.executors(), **cards.executors()}, poll_interval=outbox_poll
+    # Home's executors join after it is built (it needs the worker's wake); the worker looks
+    # executors up at delivery.
+    executors = {**mirror.executors(), **cards.executors()}
+    worker = OutboxWorker(db, clock, executors, poll_interval=outbox_poll)
+    home = HomeService(
+        db,
+        clock,
+        client,
+        runbooks,
+        incidents_channel=settings.incidents_channel,
+        approvers=settings.incident_approvers,
+        postmortem_due=settings.postmortem_due,
+        wake_outbox=worker.wake,
     )
+    executors.update(home.executors())
     values = settings.substitution_values()
     http = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, follow_redirects=False)
     executor = StepExecutor(
@@ -174,6 +191,7 @@ async def open_services(
     await runs.recover()
     await worker.start()
     await scheduler.start()
+    await home.start(settings.clock_interval)
     return Services(
         settings=settings,
         clock=clock,
@@ -191,6 +209,8 @@ async def open_services(
         scheduler=scheduler,
         http=http,
         alerts=alerts,
+        home=home,
+        stats=StatsService(db, clock, runbooks, settings.postmortem_due),
     )
 
 

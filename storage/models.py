@@ -214,3 +214,14 @@ class Alert(SQLModel, table=True):
     decided_by: str | None = None
     decided_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
     recovered_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+
+
+class HomeViewer(SQLModel, table=True):
+    """Someone who opened the bot's App Home tab: their Home is republished (debounced) when
+    an incident they can see changes. A table rather than memory, so replicas and restarts
+    keep refreshing it."""
+
+    __tablename__ = "home_viewer"
+
+    user_id: str = Field(primary_key=True)
+    opened_at: datetime = _utc(index=True)  # type: ignore[assignment]

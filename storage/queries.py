@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -9,7 +10,7 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import LIVE_STATES, Incident, StepRun, TimelineEvent
+from storage.models import LIVE_STATES, HomeViewer, Incident, OutboxMessage, StepRun, TimelineEvent
 
 RESOLVED = "resolved"
 
@@ -156,14 +157,115 @@ async def resolved_since(session: AsyncSession, since: datetime) -> Sequence[Inc
 async def postmortems_overdue(
     session: AsyncSession, resolved_before: datetime
 ) -> Sequence[Incident]:
+    return await postmortems_open(session, resolved_before=resolved_before)
+
+
+async def postmortems_open(
+    session: AsyncSession, *, resolved_before: datetime | None = None, commander: str | None = None
+) -> Sequence[Incident]:
+    """Resolved P1/P2 incidents whose postmortem is not marked shared yet."""
+    stmt = select(Incident).where(
+        Incident.status == RESOLVED,
+        col(Incident.severity).in_(["P1", "P2"]),
+        col(Incident.postmortem_done_at).is_(None),
+    )
+    if resolved_before is not None:
+        stmt = stmt.where(col(Incident.resolved_at) < resolved_before)
+    if commander is not None:
+        stmt = stmt.where(Incident.commander_id == commander)
+    return (await session.exec(stmt.order_by(col(Incident.resolved_at)))).all()
+
+
+# ---- App Home and insights -------------------------------------------------------------------
+
+
+async def remember_home_viewer(session: AsyncSession, user_id: str, at: datetime) -> None:
+    viewer = await session.get(HomeViewer, user_id)
+    if viewer is None:
+        session.add(HomeViewer(user_id=user_id, opened_at=at))
+    else:
+        viewer.opened_at = at
+        session.add(viewer)
+
+
+async def home_viewers(session: AsyncSession, since: datetime) -> Sequence[str]:
     stmt = (
-        select(Incident)
-        .where(
-            Incident.status == RESOLVED,
-            col(Incident.severity).in_(["P1", "P2"]),
-            col(Incident.postmortem_done_at).is_(None),
-            col(Incident.resolved_at) < resolved_before,
-        )
-        .order_by(col(Incident.resolved_at))
+        select(HomeViewer.user_id)
+        .where(col(HomeViewer.opened_at) >= since)
+        .order_by(col(HomeViewer.user_id))
     )
     return (await session.exec(stmt)).all()
+
+
+async def awaiting_approval(session: AsyncSession) -> Sequence[StepRun]:
+    stmt = select(StepRun).where(StepRun.state == "awaiting_approval").order_by(col(StepRun.id))
+    return (await session.exec(stmt)).all()
+
+
+async def paged_users(session: AsyncSession, incident_ids: Sequence[int]) -> dict[int, set[str]]:
+    """Who was paged for each incident (the page jobs of its outbox lane)."""
+    if not incident_ids:
+        return {}
+    stmt = select(OutboxMessage.incident_id, OutboxMessage.payload).where(
+        OutboxMessage.op == "page_dm", col(OutboxMessage.incident_id).in_(list(incident_ids))
+    )
+    paged: dict[int, set[str]] = {}
+    for incident_id, payload in (await session.exec(stmt)).all():
+        user = json.loads(payload).get("user")
+        if incident_id is not None and isinstance(user, str):
+            paged.setdefault(incident_id, set()).add(user)
+    return paged
+
+
+async def declared_between(
+    session: AsyncSession, start: datetime, end: datetime | None = None
+) -> Sequence[Incident]:
+    """Incidents declared in [start, end) (from start on when end is None)."""
+    stmt = select(Incident).where(col(Incident.declared_at) >= start)
+    if end is not None:
+        stmt = stmt.where(col(Incident.declared_at) < end)
+    order = (col(Incident.declared_at), col(Incident.id))
+    return (await session.exec(stmt.order_by(*order))).all()
+
+
+async def runs_of_incidents(
+    session: AsyncSession, incident_ids: Sequence[int]
+) -> Sequence[StepRun]:
+    if not incident_ids:
+        return []
+    stmt = (
+        select(StepRun)
+        .where(col(StepRun.incident_id).in_(list(incident_ids)))
+        .order_by(col(StepRun.id))
+    )
+    return (await session.exec(stmt)).all()
+
+
+async def pending_lanes(session: AsyncSession, lanes: Sequence[str]) -> set[str]:
+    """Which of these outbox lanes have a job still waiting."""
+    if not lanes:
+        return set()
+    stmt = (
+        select(OutboxMessage.lane)
+        .where(col(OutboxMessage.lane).in_(list(lanes)), OutboxMessage.state == "pending")
+        .distinct()
+    )
+    return set((await session.exec(stmt)).all())
+
+
+async def last_outbox_id(session: AsyncSession) -> int:
+    return (await session.exec(select(func.max(OutboxMessage.id)))).one() or 0
+
+
+async def incidents_queued_between(session: AsyncSession, after: int, upto: int) -> list[int]:
+    """Incidents with Slack writes queued in (after, upto]: the ones that changed."""
+    stmt = (
+        select(OutboxMessage.incident_id)
+        .where(
+            col(OutboxMessage.id) > after,
+            col(OutboxMessage.id) <= upto,
+            col(OutboxMessage.incident_id).is_not(None),
+        )
+        .distinct()
+    )
+    return [i for i in (await session.exec(stmt)).all() if i is not None]

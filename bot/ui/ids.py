@@ -41,3 +41,4 @@ DETECTED_AT = "detected_at"
 
 ALERT_DECLARE = "alert_declare"
 ALERT_DISMISS = "alert_dismiss"
+HOME_DECLARE = "home_declare"

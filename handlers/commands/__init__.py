@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.commands import CommandError, help_text, parse
 from bot.services import Services
 from bot.ui import messages
-from handlers.commands import changes, declare, followup, resolve, runbook, show
+from handlers.commands import changes, declare, followup, resolve, runbook, show, stats
 from handlers.commands.invocation import Invocation
 from handlers.replies import guarded
 
@@ -32,6 +32,7 @@ HANDLERS: dict[str, Handler] = {
     "summary": followup.summary,
     "timeline": show.timeline,
     "list": show.list_open,
+    "stats": stats.run,
 }
 
 

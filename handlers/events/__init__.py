@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.services import Services
+from handlers.events import home
 
 _PUSHPIN = "pushpin"
 _IGNORED_SUBTYPES = frozenset(
@@ -25,6 +26,7 @@ _HUMAN_SUBTYPES = (None, "thread_broadcast", "file_share", "me_message")
 
 
 def register(app: AsyncApp, services: Services) -> None:
+    home.register(app, services)
     log = services.conversation
 
     @app.event("message")

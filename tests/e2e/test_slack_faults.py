@@ -15,10 +15,12 @@ def delivered_texts(slack, channel, thread_ts=None):
 
 
 async def work_the_incident_while(bot, channel):
-    for note in NOTES:
+    # One at a time, as a person types them: sent together, the commands' transactions may
+    # commit in another order, and the order promised is the database's.
+    for count, note in enumerate(NOTES, 1):
         await bot.sender.command(f"note {note}", channel=channel)
-    # The commands are answered (response_url is not the Web API) and stored.
-    await until(lambda: _notes(bot, len(NOTES)), what="the notes in the database")
+        # The commands are answered (response_url is not the Web API) and stored.
+        await until(lambda count=count: _notes(bot, count), what="the note in the database")
 
 
 async def _notes(bot, count):

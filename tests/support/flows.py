@@ -11,9 +11,12 @@ from tests.support.db import drained, incidents
 async def declare(bot: Any, text: str, *, user: str = "UALICE1") -> Any:
     """Declare through the slash command and wait for Slack to show it; returns the incident."""
     before = len(await incidents(bot))
+    answered = len([r for r in bot.slack.responses if "declared" in r.get("text", "")])
     response = await bot.sender.command(f"declare {text}", user=user)
     assert response.status_code == 200
-    await bot.slack.wait_for_response(count=1, where=lambda r: "declared" in r.get("text", ""))
+    await bot.slack.wait_for_response(
+        count=answered + 1, where=lambda r: "declared" in r.get("text", "")
+    )
     await drained(bot)
     rows = await incidents(bot)
     assert len(rows) == before + 1, "no incident was stored"

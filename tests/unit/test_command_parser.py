@@ -95,6 +95,8 @@ def test_very_long_input_is_refused_with_a_reason():
         ("commander <@U123|bob>", "commander", None, {"user": "U123"}),
         ("timeline 3", "timeline", None, {"page": 3}),
         ("postmortem edit", "postmortem", None, {"do": "edit"}),
+        ("stats", "stats", None, {"period": "30d"}),
+        ("stats 1Y", "stats", None, {"period": "1y"}),
     ],
 )
 def test_parses(text, name, ref, args):
@@ -108,3 +110,10 @@ def test_help_lists_every_subcommand_from_the_registry():
     text = help_text()
     assert all(f"/incident {name}" in text for name in BY_NAME)
     assert help_text("note") == "`/incident note [INC-<n>] <text>` — add a note to the timeline"
+
+
+@pytest.mark.parametrize("text", ["stats 7d", "stats 30d 90d", "stats forever"])
+def test_stats_period_must_be_one_of_three(text):
+    with pytest.raises(CommandError, match="use 30d, 90d or 1y") as caught:
+        parse(text)
+    assert caught.value.usage == "/incident stats [30d|90d|1y]"

@@ -39,7 +39,9 @@ def test_manifest_declares_the_command_interactivity_events_and_socket_mode(mani
         "message.groups",
         "reaction_added",
         "reaction_removed",
+        "app_home_opened",
     }
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
 
 
 # Web API methods the code calls, and the bot scope each needs (None: no scope needed).
@@ -59,6 +61,8 @@ SCOPE_OF = {
     "files_upload_v2": "files:write",
     "files_info": "files:read",
     "views_open": None,
+    "views_publish": None,
+    "conversations_members": "groups:read",
     "auth_test": None,
 }
 

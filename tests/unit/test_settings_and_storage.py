@@ -51,7 +51,7 @@ async def test_sqlite_runs_in_wal_mode_with_the_newest_schema(tmp_path):
         }
     await db.close()
     assert mode == "wal"
-    assert version == "0005"
+    assert version == "0006"
     assert {
         "incident",
         "timeline_event",
@@ -59,4 +59,5 @@ async def test_sqlite_runs_in_wal_mode_with_the_newest_schema(tmp_path):
         "processed_event",
         "step_run",
         "alert",
+        "home_viewer",
     } <= tables
