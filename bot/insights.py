@@ -153,7 +153,6 @@ def period_stats(
 ) -> PeriodStats:
     """Stats of the incidents declared in [start, end) and the runbook actions run on them."""
     inside = [i for i in incidents if start <= i.declared_at < end]
-    ids = {i.id for i in inside}
     by_severity = {}
     for severity in Severity:
         mine = [i for i in inside if i.severity == severity.value]
@@ -163,11 +162,14 @@ def period_stats(
             Spread.of(_values(mine, _tta)),
             Spread.of(_values(mine, _ttr)),
         )
-    runbooks = Counter(i.runbook_id for i in inside if i.runbook_id)
+    # A private incident counts (#incidents shows its number and severity) but its runbook
+    # and actions stay inside it: "data-breach (1)" would tell everyone what happened.
+    public = {i.id for i in inside if not i.private}
+    runbooks = Counter(i.runbook_id for i in inside if i.runbook_id and i.id in public)
     actions = Counter(
         (r.runbook_id, r.step_id)
         for r in runs
-        if r.incident_id in ids and r.state in RAN_STATES and r.kind in ("http", "statuspage")
+        if r.incident_id in public and r.state in RAN_STATES and r.kind in ("http", "statuspage")
     )
     return PeriodStats(
         start=start,

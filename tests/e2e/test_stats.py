@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from tests.support.db import drained, events, until
+from tests.support.db import drained, events, incident, until
 from tests.support.flows import block_text, declare
+from tests.support.runbook_ui import press
 from tests.support.slack_sender import text_value
 from tests.unit.test_chart import png_size
 
@@ -76,3 +77,32 @@ async def test_chart_refused_in_a_channel_the_bot_is_not_in_is_explained(bot):
     assert "0 incidents in the last 30 days" in replies[0]["text"]
     assert "could not post the chart here (not_in_channel)" in replies[1]["text"]
     assert "<#CINCIDENTS>" in replies[1]["text"]
+
+
+async def test_stats_do_not_tell_which_runbook_or_actions_a_private_incident_used(ops_bot):
+    # A breach is private: #incidents shows its number and severity, never its runbook.
+    await declare(ops_bot, "P1 Unauthorized access --runbook data-breach", user=ALICE)
+    breach = await until(lambda: _with_runbook_message(ops_bot, 1), what="the runbook message")
+    assert breach.private
+    await press(ops_bot, breach.channel_id, "Force logout (dry run)")
+    await until(lambda: events(ops_bot, 1, "action"), what="the dry run's result")
+    public = await declare(ops_bot, "P2 Site slow --runbook site-down", user=ALICE)
+    await until(lambda: _with_runbook_message(ops_bot, public.id), what="the runbook message")
+    await press(ops_bot, public.channel_id, "Check health")
+    await until(lambda: events(ops_bot, public.id, "action"), what="the health check's result")
+    await drained(ops_bot)
+    ops_bot.clock.advance(minutes=1)
+
+    await ops_bot.sender.command("stats", user="UCAROL1", channel="CGENERAL1")
+    [reply] = await ops_bot.slack.wait_for_response(
+        where=lambda r: "incidents in the last 30 days" in r.get("text", "")
+    )
+    text = block_text(reply["blocks"])
+    assert "*2 incidents*" in text  # the breach is still counted, as #incidents shows it
+    assert "`site-down` (1 incidents)" in text and "Check health (1 runs)" in text
+    assert "data-breach" not in text and "Force logout" not in text
+
+
+async def _with_runbook_message(bot, number):
+    found = await incident(bot, number)
+    return found if found.runbook_ts else None
