@@ -93,6 +93,7 @@ def _export(args: argparse.Namespace) -> int:
     try:
         since = export.parse_since(args.since)
         fmt = export.check_format(args.format)
+        export.check_output(args.output)
         settings = load_settings()
         export.check_database(settings.database_url)
     except (export.ExportError, SettingsError) as exc:
@@ -120,8 +121,12 @@ def _export(args: argparse.Namespace) -> int:
     if args.output is None:
         export.write(records, fmt, sys.stdout, since)
     else:
-        with args.output.open("w", encoding="utf-8", newline="") as out:
-            export.write(records, fmt, out, since)
+        try:
+            with args.output.open("w", encoding="utf-8", newline="") as out:
+                export.write(records, fmt, out, since)
+        except OSError as exc:
+            print(f"export: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
         print(f"wrote {len(records)} incidents to {args.output}", file=sys.stderr)
     return 0
 

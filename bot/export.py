@@ -72,6 +72,16 @@ def check_format(value: str) -> str:
     return value
 
 
+def check_output(path: Path | None) -> None:
+    """Before reading anything: a file that cannot be written is a one-line error."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise ExportError(f"--output {path} is a directory; name a file in it")
+    if not path.parent.is_dir():
+        raise ExportError(f"--output: there is no folder {path.parent} to write {path.name} in")
+
+
 def check_database(url: str) -> None:
     """A SQLite file that is not there is a typo, not an empty export (nor a new file)."""
     parsed = make_url(url)

@@ -101,6 +101,8 @@ async def test_since_filters_by_declare_date(filled):
         (["--format", "json"], "--since is required"),
         (["--since", "yesterday"], "--since must be a date like 2026-01-01"),
         (["--since", "2026-01-01", "--format", "xml"], "--format must be csv or json"),
+        (["--since", "2026-01-01", "--output", "no/such/dir/out.csv"], "no/such/dir"),
+        (["--since", "2026-01-01", "--output", "."], "--output . is a directory"),
     ],
 )
 def test_bad_arguments_get_one_line_and_exit_2(tmp_path, args, message):
