@@ -20,6 +20,8 @@ from bot.text import one_line, truncate
 
 MAX_TITLE = 150
 MAX_DETAILS = 1500
+# With the details, still inside the 3000 characters of the card's section.
+MAX_LINK = 1000
 
 
 class AlertPayloadError(Exception):
@@ -118,7 +120,7 @@ class GenericAlert(_Payload):
     severity: str | None = None
     service: str | None = Field(default=None, max_length=100)
     dedup_key: str | None = Field(default=None, max_length=200)
-    link: str | None = Field(default=None, max_length=1000)
+    link: str | None = Field(default=None, max_length=MAX_LINK)
     details: str | None = Field(default=None, max_length=MAX_DETAILS)
     runbook: str | None = None
     status: str = "firing"
@@ -310,7 +312,10 @@ def _uptimerobot(alert: UptimeRobotAlert) -> Signal:
 
 
 def _safe_link(value: str | None) -> str | None:
+    # A link we cannot show safely (or whole) is left out, not a reason to drop the alert.
+    if value is not None and len(value) > MAX_LINK:
+        return None
     try:
         return _http_link(value)
     except ValueError:
-        return None  # a link we cannot show safely is left out, not a reason to drop the alert
+        return None

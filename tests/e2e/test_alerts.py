@@ -161,6 +161,18 @@ async def test_uptimerobot_down_is_site_down_p1_and_up_marks_it_recovered(alert_
     assert len(cards(alert_bot.slack)) == 1
 
 
+async def test_a_monitor_with_a_very_long_url_still_gets_its_card(alert_bot):
+    # UptimeRobot and Sentry send their URLs as they are; a long one must not push the card
+    # past Slack's 3000 characters a section (Slack would refuse the card: no alert shown).
+    long_url = "https://buildflow-ai.app/api/health?" + "&".join(f"p{n}=x" for n in range(700))
+    down = {**json.loads(DOWN), "monitorURL": long_url, "alertDetails": "Timeout " * 200}
+    assert (await post_alert(alert_bot, "uptimerobot", down)).status_code == 202
+    await drained(alert_bot)
+    [card] = cards(alert_bot.slack)
+    assert "Declare P1" in buttons(card.args["blocks"])
+    assert "Timeout Timeout" in block_text(card.args["blocks"])
+
+
 @pytest.mark.parametrize(
     ("kind", "severity", "runbook"),
     [
