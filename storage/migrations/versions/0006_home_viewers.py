@@ -1,7 +1,7 @@
 """Who has opened the App Home tab, so a change to an incident republishes theirs.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 """
 
 import sqlalchemy as sa
