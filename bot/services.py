@@ -20,6 +20,7 @@ from bot.followup import FollowUpService
 from bot.incidents import IncidentService
 from bot.mirror import SlackMirror
 from bot.outbox import OutboxWorker
+from bot.replicas import Presence
 from bot.roles import Roles
 from bot.runbook_runs import RunbookService
 from bot.runbooks import DEFAULT_RUNBOOK_DIR, RunbookLoadError, RunbookSet, load_runbooks
@@ -50,10 +51,13 @@ class Services:
     outbox: OutboxWorker
     scheduler: Scheduler
     http: httpx.AsyncClient
+    presence: Presence
 
     async def close(self) -> None:
         await self.scheduler.stop()
         await self.outbox.stop()
+        # Last: once its row is gone, other replicas take over what this one left behind.
+        await self.presence.stop()
         await self.http.aclose()
         await self.db.close()
 
@@ -82,7 +86,7 @@ async def open_services(
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise StartupError(f"invalid {problems[0]}{more}; run `python -m bot check-templates`")
     try:
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, pool_size=settings.database_pool_size)
     except Exception as exc:  # e.g. an unknown driver in the URL
         raise StartupError(f"DATABASE_URL: {type(exc).__name__}: {exc}") from exc
     try:
@@ -106,7 +110,10 @@ async def open_services(
         documents,
         post_interval=settings.slack_post_interval,
     )
-    worker = OutboxWorker(db, clock, mirror.executors(), poll_interval=outbox_poll)
+    presence = Presence(db, clock, settings.replica_timeout)
+    worker = OutboxWorker(
+        db, clock, mirror.executors(), poll_interval=outbox_poll, owner=presence.id
+    )
     values = settings.substitution_values()
     http = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, follow_redirects=False)
     executor = StepExecutor(
@@ -141,13 +148,17 @@ async def open_services(
         templates,
         fields,
         planner,
+        owner=presence.id,
     )
     followup = FollowUpService(db, clock, planner, worker.wake, roles)
     digest = Digest(db, clock, documents, settings.digest_at, settings.postmortem_due)
     scheduler = Scheduler(
         db, clock, config, worker.wake, interval=settings.clock_interval, digest=digest
     )
-    await runs.recover()
+    presence.on_takeover(worker.reclaim)
+    presence.on_takeover(runs.recover)
+    await presence.start()
+    await digest.start()
     await worker.start()
     await scheduler.start()
     return Services(
@@ -166,6 +177,7 @@ async def open_services(
         outbox=worker,
         scheduler=scheduler,
         http=http,
+        presence=presence,
     )
 
 

@@ -35,13 +35,16 @@ def safe_url(url: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = 5) -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, object] = {}
         if self.is_sqlite:
             # The bot writes from one event loop; a longer busy timeout rides out brief locks.
             kwargs["connect_args"] = {"timeout": 30}
+        else:
+            # Per process: N replicas hold up to N x 2 x pool_size server connections.
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

@@ -90,6 +90,8 @@ async def env(tmp_path, slack, target) -> dict[str, str]:
         "PORT": str(free_port()),
         "CLOCK_INTERVAL": "0.2",
         "ACTION_TIMEOUT": "30",
+        # The killed process is presumed dead once it has been silent this long.
+        "REPLICA_TIMEOUT": "1s",
         "LOG_LEVEL": "WARNING",
     }
 
