@@ -30,9 +30,7 @@ async def claim(
     """Move the first row matching `where` (by `order_by`) to `values`; its key, or None when
     no row is free. Commit the session to make the claim visible, roll back to give it up."""
     table = key.class_
-    pick = (
-        select(key).where(*where).order_by(*order_by).limit(1).with_for_update(skip_locked=True)
-    )
+    pick = select(key).where(*where).order_by(*order_by).limit(1).with_for_update(skip_locked=True)
     stmt = (
         update(table)
         .where(col(key) == pick.scalar_subquery(), *where)

@@ -30,8 +30,7 @@ def upgrade() -> None:
     )
     # Numbering goes on from the incidents already declared.
     op.execute(
-        "INSERT INTO counter (name, value) "
-        "SELECT 'incident', COALESCE(MAX(id), 0) FROM incident"
+        "INSERT INTO counter (name, value) SELECT 'incident', COALESCE(MAX(id), 0) FROM incident"
     )
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(sa.Column("owner", sa.String))
