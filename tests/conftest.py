@@ -111,8 +111,10 @@ async def start_bot(
         return bot
 
     yield start
+    # Every sender first: a stopping bot waits for open connections, also to the other bots.
     for bot in started:
         await bot.sender.close()
+    for bot in started:
         await bot.running.stop()
 
 
