@@ -36,9 +36,10 @@ def _plain(url: str) -> str:
 
 
 @asynccontextmanager
-async def fresh_database() -> AsyncIterator[str]:
-    """Create an empty database, yield its URL, drop it (with any connection left) after."""
-    server = server_url()
+async def fresh_database(server: str | None = None) -> AsyncIterator[str]:
+    """Create an empty database on `server` (default: TEST_DATABASE_URL's), yield its URL,
+    and drop it (with any connection left) after."""
+    server = server or server_url()
     name = f"test_{uuid.uuid4().hex[:16]}"
     admin = await asyncpg.connect(_plain(server))
     try:
