@@ -97,7 +97,19 @@ def alembic_config() -> Config:
     return config
 
 
+# Any fixed number: the advisory lock replicas take around their schema upgrade.
+UPGRADE_LOCK = 7_004_009
+
+
 def _upgrade(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Replicas starting at once upgrade one after the other (the later ones find the
+        # schema current); held until the upgrade's transaction ends.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK})
+    elif connection.dialect.name == "sqlite":
+        # The driver would run DDL outside any transaction; take the write lock first, so a
+        # second process upgrading the same file waits and then finds the schema current.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from bot.settings import SettingsError, load_settings
-from storage.db import Database, async_url, safe_url
+from storage.db import Database, alembic_config, async_url, safe_url
 
 BASE = {
     "_env_file": None,
@@ -51,5 +52,5 @@ async def test_sqlite_runs_in_wal_mode_with_the_newest_schema(tmp_path):
         }
     await db.close()
     assert mode == "wal"
-    assert version == "0004"
+    assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert {"incident", "timeline_event", "outbox", "processed_event", "step_run"} <= tables

@@ -10,6 +10,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col, select
@@ -23,7 +24,7 @@ from tests.support.clock import FakeClock
 
 pytestmark = BOTH_DATABASES
 NOW = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
-TABLES = {"incident", "timeline_event", "outbox", "processed_event", "step_run", "clock"}
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def _incident(number: int) -> Incident:
 async def test_migrations_build_exactly_the_models_schema_and_go_down_again(db):
     def check(connection):
         context = MigrationContext.configure(connection)
-        assert context.get_current_revision() == "0007"
+        assert context.get_current_revision() == HEAD
         assert compare_metadata(context, SQLModel.metadata) == []
 
     async with db.engine.connect() as conn:
@@ -72,6 +73,18 @@ async def test_migrations_build_exactly_the_models_schema_and_go_down_again(db):
         await conn.run_sync(down_and_up)
     async with db.engine.connect() as conn:
         await conn.run_sync(check)
+
+
+async def test_replicas_starting_at_once_upgrade_a_fresh_database_once(database_url):
+    replicas = [Database(database_url) for _ in range(3)]
+    try:
+        await asyncio.gather(*(replica.upgrade() for replica in replicas))
+        async with replicas[0].session() as session:
+            version = (await session.exec(text("SELECT version_num FROM alembic_version"))).all()  # type: ignore[call-overload]
+    finally:
+        for replica in replicas:
+            await replica.close()
+    assert [tuple(row) for row in version] == [(HEAD,)]
 
 
 async def test_the_counter_continues_from_incidents_declared_before_the_upgrade(database_url):
