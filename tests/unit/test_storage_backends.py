@@ -75,18 +75,6 @@ async def test_migrations_build_exactly_the_models_schema_and_go_down_again(db):
         await conn.run_sync(check)
 
 
-async def test_replicas_starting_at_once_upgrade_a_fresh_database_once(database_url):
-    replicas = [Database(database_url) for _ in range(3)]
-    try:
-        await asyncio.gather(*(replica.upgrade() for replica in replicas))
-        async with replicas[0].session() as session:
-            version = (await session.exec(text("SELECT version_num FROM alembic_version"))).all()  # type: ignore[call-overload]
-    finally:
-        for replica in replicas:
-            await replica.close()
-    assert [tuple(row) for row in version] == [(HEAD,)]
-
-
 async def test_the_counter_continues_from_incidents_declared_before_the_upgrade(database_url):
     def upgrade_to(connection, revision):
         config = alembic_config()
