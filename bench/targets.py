@@ -158,11 +158,16 @@ async def _spawn(
     return Target(name, port, stop, proc.pid, started_in, log_path=log_path)
 
 
-async def launch_bot(workdir: Path, slack_api_url: str, name: str = "bot") -> Target:
-    """`python -m bot` on a fresh database, as a web dyno would run it."""
+async def launch_bot(
+    workdir: Path, slack_api_url: str, name: str = "bot", database_url: str | None = None
+) -> Target:
+    """`python -m bot` on a fresh database (or `database_url`), as a web dyno would run it."""
     db_path = _workdir(workdir) / f"{name}.db"
     port = free_port()
-    target = await _spawn(name, ["-m", "bot"], bot_env(slack_api_url, db_path, port), workdir, port)
+    env = bot_env(slack_api_url, db_path, port)
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
+    target = await _spawn(name, ["-m", "bot"], env, workdir, port)
     target.db_path = db_path
     return target
 

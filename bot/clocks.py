@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import timeline
@@ -28,7 +28,7 @@ from bot.business_time import BusinessCalendar
 from bot.clock import Clock
 from bot.durations import show
 from bot.severity import Severity, Status
-from storage import queries
+from storage import coordination, queries
 from storage.db import Database
 from storage.models import Clock as ClockRow
 from storage.models import Incident
@@ -49,6 +49,8 @@ OPEN_KINDS = (ESCALATE, RESPONSE, UPDATE, STATUS_PAGE)
 GDPR_WINDOW = timedelta(hours=72)
 GDPR_REMINDERS = (24, 48, 66, 71)
 LATE_AFTER = timedelta(minutes=1)
+# Clocks one scheduler pass fires at most; the rest wait for the next pass.
+MAX_PER_PASS = 200
 LABELS = {
     ESCALATE: "Escalate to the backup engineer",
     RESPONSE: "Response target",
@@ -279,25 +281,18 @@ class Scheduler:
 
     async def run_once(self) -> int:
         now = self.clock.now()
-        async with self.db.session() as session:
-            due = (
-                await session.exec(
-                    select(ClockRow.id)
-                    .where(ClockRow.state == PENDING, ClockRow.due_at <= now)
-                    .order_by(col(ClockRow.due_at), col(ClockRow.id))
-                    .limit(200)
-                )
-            ).all()
         fired = 0
-        for clock_id in due:
-            try:
-                fired += await self._fire(clock_id, now)  # type: ignore[arg-type]
-            except _Busy:
-                continue  # the incident changed under us; the next pass sees it fresh
-            except Exception:
-                # One bad clock must not hold back the others: park it, visibly.
-                log.exception("clock %s failed to fire; marked as failed", clock_id)
-                await self._park(clock_id)
+        # Clocks this pass could not fire (their incident was busy, or they failed): the next
+        # claim must pass over them rather than pick them again.
+        passed_over: list[int] = []
+        for _ in range(MAX_PER_PASS):
+            clock_id, done = await self._fire_next(now, passed_over)
+            if clock_id is None:
+                break
+            if done:
+                fired += 1
+            else:
+                passed_over.append(clock_id)
         if self.digest is not None and await self.digest.run_if_due():
             fired += 1
         for job in self.jobs:
@@ -310,28 +305,53 @@ class Scheduler:
         self.passes += 1
         return fired
 
-    async def _fire(self, clock_id: int, now: datetime) -> int:
-        async with self.db.transaction() as session:
-            claimed = await session.exec(
-                update(ClockRow)  # type: ignore[call-overload]
-                .where(col(ClockRow.id) == clock_id, col(ClockRow.state) == PENDING)
-                .values(state=FIRED, fired_at=now)
-            )
-            if claimed.rowcount != 1:
-                return 0  # another scheduler (replica) fired it first
-            row = await session.get(ClockRow, clock_id)
-            incident = await session.get(Incident, row.incident_id) if row else None
-            if row is None or incident is None:
-                return 0
-            # The firing is a change of the incident too: it must not interleave with an
-            # acknowledgement, a resolve or a reopen deciding on the same incident.
-            if not await queries.claim_version(session, incident):
-                raise _Busy
-            late = " (late)" if now - row.due_at > self.late_after else ""
-            log.info("clock %s (%s) of INC-%s fired%s", row.id, row.kind, incident.id, late)
-            await self._firings[row.kind](session, incident, row, now, late)
-            session.add(incident)
-        return 1
+    async def _fire_next(self, now: datetime, passed_over: list[int]) -> tuple[int | None, bool]:
+        """Claim the next due clock and fire it, all in one transaction: (its id or None when
+        none is due, whether it fired)."""
+        clock_id: int | None = None
+        due = [col(ClockRow.state) == PENDING, col(ClockRow.due_at) <= now]
+        if passed_over:
+            due.append(col(ClockRow.id).not_in(passed_over))
+        try:
+            async with self.db.transaction() as session:
+                # Claimed by one replica only (storage/coordination.py); the others pass
+                # over it and take the next due clock.
+                clock_id = await coordination.claim(
+                    session,
+                    ClockRow.id,
+                    *due,
+                    values={"state": FIRED, "fired_at": now},
+                    order_by=(col(ClockRow.due_at), col(ClockRow.id)),
+                )
+                if clock_id is None:
+                    return None, False
+                await self._fire(session, clock_id, now)
+        except _Busy:
+            return clock_id, False  # the incident changed under us; the next pass sees it fresh
+        except Exception:
+            if clock_id is None:
+                raise
+            # One bad clock must not hold back the others: park it, visibly.
+            log.exception("clock %s failed to fire; marked as failed", clock_id)
+            await self._park(clock_id)
+            return clock_id, False
+        return clock_id, True
+
+    async def _fire(self, session: AsyncSession, clock_id: int, now: datetime) -> None:
+        row = await session.get(ClockRow, clock_id)
+        if row is None:
+            return
+        # The firing is a change of the incident too: it must not interleave with an
+        # acknowledgement, a resolve or a reopen deciding on the same incident. It does not
+        # wait for one either (that could deadlock with a request that locked the incident
+        # first and now cancels this clock): a busy incident is tried again next pass.
+        incident = await coordination.lock_incident(session, row.incident_id)
+        if incident is None or not await queries.claim_version(session, incident):
+            raise _Busy
+        late = " (late)" if now - row.due_at > self.late_after else ""
+        log.info("clock %s (%s) of INC-%s fired%s", row.id, row.kind, incident.id, late)
+        await self._firings[row.kind](session, incident, row, now, late)
+        session.add(incident)
 
     async def _park(self, clock_id: int) -> None:
         async with self.db.transaction() as session:

@@ -5,16 +5,17 @@ restarts (a digest missed while the bot was down goes out when it is back)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from bot import outbox
 from bot.clock import Clock
 from bot.documents import Documents
-from storage import queries
+from storage import coordination, queries
 from storage.db import Database
 from storage.models import JobRun
 
@@ -38,24 +39,29 @@ class Digest:
         self.at = at
         self.postmortem_due = postmortem_due
 
+    async def start(self) -> None:
+        """First start on this database: begin with the next slot, not a surprise digest now."""
+        slot = latest_slot(self.clock.now(), self.at)
+        with contextlib.suppress(IntegrityError):  # another replica got there first
+            async with self.db.transaction() as session:
+                if await session.get(JobRun, NAME) is None:
+                    session.add(JobRun(name=NAME, last_run_at=slot))
+
     async def run_if_due(self) -> bool:
         """Post the digest if its slot has come and nobody posted it yet; True if posted."""
         now = self.clock.now()
         slot = latest_slot(now, self.at)
         async with self.db.transaction() as session:
-            row = await session.get(JobRun, NAME)
-            if row is None:
-                # First start: begin with the next slot rather than a surprise digest now.
-                session.add(JobRun(name=NAME, last_run_at=slot))
-                return False
-            if row.last_run_at >= slot:
-                return False
-            claimed = await session.exec(
-                update(JobRun)  # type: ignore[call-overload]
-                .where(col(JobRun.name) == NAME, col(JobRun.last_run_at) < slot)
-                .values(last_run_at=slot)
+            # Claimed by one replica only (storage/coordination.py), in the transaction that
+            # queues the digest: a failure gives the slot back.
+            claimed = await coordination.claim(
+                session,
+                JobRun.name,
+                col(JobRun.name) == NAME,
+                col(JobRun.last_run_at) < slot,
+                values={"last_run_at": slot},
             )
-            if claimed.rowcount != 1:
+            if claimed is None:
                 return False
             open_now = await queries.open_incidents(session)
             resolved = await queries.resolved_since(session, now - timedelta(hours=24))

@@ -27,7 +27,7 @@ from bot.runbooks import RunbookSet
 from bot.severity import Severity, Status
 from bot.similarity import overlap, words
 from bot.text import escape, one_line, truncate
-from storage import queries
+from storage import coordination, queries
 from storage.db import Database
 from storage.models import Incident, TimelineEvent
 
@@ -175,6 +175,8 @@ class IncidentService:
         now = self.clock.now()
         async with self.db.transaction() as session:
             incident = Incident(
+                # INC-<n>: gap-free and unique across replicas (storage/coordination.py).
+                id=await coordination.next_number(session, "incident"),
                 title=title,
                 severity=declaration.severity.value,
                 status=Status.INVESTIGATING.value,

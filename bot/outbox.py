@@ -22,6 +22,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
+from storage import coordination
 from storage.db import Database
 from storage.models import OutboxMessage
 
@@ -124,8 +125,11 @@ class OutboxWorker:
         *,
         poll_interval: float = 0.5,
         concurrency: int = 8,
+        owner: str = "",
     ) -> None:
         self.db = db
+        # This replica's id, written on the rows it is sending (bot/replicas.py).
+        self.owner = owner
         self.clock = clock
         self.executors = executors
         self.poll_interval = poll_interval
@@ -140,15 +144,22 @@ class OutboxWorker:
         self._wake.set()
 
     async def start(self) -> None:
-        # A previous process may have died mid-send; Slack may or may not have the message,
-        # and sending again is the lesser harm for mirrors (they are refreshes or notes).
-        async with self.db.transaction() as session:
-            await session.exec(
-                update(OutboxMessage)  # type: ignore[call-overload]
-                .where(col(OutboxMessage.state) == SENDING)
-                .values(state=PENDING)
-            )
         self._task = asyncio.create_task(self._run(), name="outbox-worker")
+
+    async def reclaim(self, since: datetime) -> int:
+        """Queue again the writes a dead replica was sending (see bot/replicas.py). Slack may
+        or may not have them; sending again is the lesser harm for mirrors (they are
+        refreshes or notes). A live replica's writes are left to it."""
+        async with self.db.transaction() as session:
+            result = await session.exec(
+                update(OutboxMessage)  # type: ignore[call-overload]
+                .where(
+                    col(OutboxMessage.state) == SENDING,
+                    coordination.orphaned(OutboxMessage.owner, since),
+                )
+                .values(state=PENDING, owner=None)
+            )
+        return result.rowcount
 
     async def stop(self, grace: float = 10.0) -> None:
         """Let the delivery in flight finish (within `grace` seconds); what is still queued
@@ -210,21 +221,33 @@ class OutboxWorker:
         ]
 
     async def _claim(self, job: Job) -> bool:
+        """Take the job for this replica; False if another replica took it first."""
         async with self.db.transaction() as session:
-            result = await session.exec(
-                update(OutboxMessage)  # type: ignore[call-overload]
-                .where(col(OutboxMessage.id) == job.id, col(OutboxMessage.state) == PENDING)
-                .values(state=SENDING, attempts=OutboxMessage.attempts + 1)
+            claimed = await coordination.claim(
+                session,
+                OutboxMessage.id,
+                col(OutboxMessage.id) == job.id,
+                col(OutboxMessage.state) == PENDING,
+                values={
+                    "state": SENDING,
+                    "attempts": OutboxMessage.attempts + 1,
+                    "owner": self.owner,
+                },
             )
-            return result.rowcount == 1
+            return claimed is not None
 
     async def _finish(self, job: Job, *, report: bool = False, **values: object) -> None:
         async with self.db.transaction() as session:
-            await session.exec(
+            finished = await session.exec(
                 update(OutboxMessage)  # type: ignore[call-overload]
-                .where(col(OutboxMessage.id) == job.id)
+                # Only while it is still ours: had this replica been presumed dead, the job
+                # belongs to whoever took it over.
+                .where(col(OutboxMessage.id) == job.id, col(OutboxMessage.owner) == self.owner)
                 .values(**values)
             )
+            if finished.rowcount != 1:
+                log.warning("outbox %s was taken over by another replica meanwhile", job.id)
+                return
             if report and job.op != REPORT_OP:
                 # Said in #incidents when Slack takes messages again (a report that fails
                 # itself is only logged, so this cannot loop).

@@ -10,9 +10,10 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,7 +27,7 @@ from bot.severity import Severity, Status
 from bot.step_executor import StepExecutor
 from bot.templates import Templates
 from bot.text import escape, one_line, truncate
-from storage import queries
+from storage import coordination, queries
 from storage.db import Database
 from storage.models import Incident, StepRun
 
@@ -61,8 +62,12 @@ class RunbookService:
         templates: Templates,
         template_fields: Mapping[str, object],
         planner: ClockPlanner,
+        *,
+        owner: str = "",
     ) -> None:
         self.db = db
+        # This replica's id, written on the runs it is about to run (bot/replicas.py).
+        self.owner = owner
         self.clock = clock
         self.runbooks = runbooks
         self.executor = executor
@@ -216,6 +221,7 @@ class RunbookService:
             requested_by=actor,
             requested_at=now,
             inputs=json.dumps(dict(inputs)) if inputs else None,
+            owner=self.owner,
         )
         try:
             async with self.db.transaction() as session:
@@ -374,6 +380,7 @@ class RunbookService:
                 state=state,
                 decided_by=user,  # type: ignore[arg-type]
                 decided_at=now,
+                owner=self.owner,  # this replica runs what it approved
                 **extra,
             )
             if not changed:
@@ -398,7 +405,12 @@ class RunbookService:
     async def _execute(self, run_id: int, ref: StepRef) -> StepRun:
         async with self.db.transaction() as session:
             if not await _cas(
-                session, run_id, APPROVED, state=RUNNING, started_at=self.clock.now()
+                session,
+                run_id,
+                APPROVED,
+                state=RUNNING,
+                started_at=self.clock.now(),
+                owner=self.owner,
             ):
                 return await self._get(run_id)
         run = await self._get(run_id)
@@ -449,27 +461,31 @@ class RunbookService:
         self.wake_outbox()
         return await self._get(run_id)
 
-    async def recover(self) -> int:
-        """Runs that were in flight when the bot died: their outcome is unknown, and they are
-        not run again by themselves (the action may or may not have happened)."""
+    async def recover(self, since: datetime) -> int:
+        """Runs a dead replica (one not seen since `since`, see bot/replicas.py) had in flight:
+        their outcome is unknown, and they are not run again by itself (the action may or may
+        not have happened). Runs of live replicas are theirs to finish."""
+        orphan = coordination.orphaned(StepRun.owner, since)
         count = 0
         async with self.db.transaction() as session:
             # Approved but never started: it did not run, so it can simply be pressed again.
-            for run in await queries.runs_in_state(session, APPROVED):
+            for run in await queries.runs_in_state(session, APPROVED, orphan):
                 await _cas(
                     session,
-                    run.id,
+                    run.id,  # type: ignore[arg-type]
                     APPROVED,
-                    state=FAILED,  # type: ignore[arg-type]
+                    orphan,
+                    state=FAILED,
                     finished_at=self.clock.now(),
                     summary="not run: the bot stopped before it started",
                 )
-            for run in await queries.runs_in_state(session, RUNNING):
+            for run in await queries.runs_in_state(session, RUNNING, orphan):
                 if not await _cas(
                     session,
-                    run.id,
+                    run.id,  # type: ignore[arg-type]
                     RUNNING,
-                    state=UNKNOWN,  # type: ignore[arg-type]
+                    orphan,
+                    state=UNKNOWN,
                     finished_at=self.clock.now(),
                     summary="outcome unknown: the bot stopped while it ran",
                 ):
@@ -526,10 +542,16 @@ class RunbookService:
         timeline.announce(session, incident, self.clock.now(), line)
 
 
-async def _cas(session: AsyncSession, run_id: int, expected: str, **values: object) -> bool:
+async def _cas(
+    session: AsyncSession,
+    run_id: int,
+    expected: str,
+    *where: ColumnElement[bool],
+    **values: object,
+) -> bool:
     result = await session.exec(
         update(StepRun)  # type: ignore[call-overload]
-        .where(col(StepRun.id) == run_id, col(StepRun.state) == expected)
+        .where(col(StepRun.id) == run_id, col(StepRun.state) == expected, *where)
         .values(**values)
     )
     return result.rowcount == 1

@@ -24,6 +24,7 @@ from bot.home import HomeService
 from bot.incidents import IncidentService
 from bot.mirror import SlackMirror
 from bot.outbox import OutboxWorker
+from bot.replicas import Presence
 from bot.roles import Roles
 from bot.runbook_runs import RunbookService
 from bot.runbooks import DEFAULT_RUNBOOK_DIR, RunbookLoadError, RunbookSet, load_runbooks
@@ -58,11 +59,14 @@ class Services:
     alerts: AlertService
     home: HomeService
     stats: StatsService
+    presence: Presence
 
     async def close(self) -> None:
         await self.home.stop()
         await self.scheduler.stop()
         await self.outbox.stop()
+        # Last: once its row is gone, other replicas take over what this one left behind.
+        await self.presence.stop()
         await self.http.aclose()
         await self.db.close()
 
@@ -92,7 +96,7 @@ async def open_services(
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise StartupError(f"invalid {problems[0]}{more}; run `python -m bot check-templates`")
     try:
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, pool_size=settings.database_pool_size)
     except Exception as exc:  # e.g. an unknown driver in the URL
         raise StartupError(f"DATABASE_URL: {type(exc).__name__}: {exc}") from exc
     try:
@@ -116,11 +120,12 @@ async def open_services(
         documents,
         post_interval=settings.slack_post_interval,
     )
+    presence = Presence(db, clock, settings.replica_timeout)
     cards = AlertCards(mirror, settings.incidents_channel, runbooks)
     # Home's executors join after it is built (it needs the worker's wake); the worker looks
     # executors up at delivery.
     executors = {**mirror.executors(), **cards.executors()}
-    worker = OutboxWorker(db, clock, executors, poll_interval=outbox_poll)
+    worker = OutboxWorker(db, clock, executors, poll_interval=outbox_poll, owner=presence.id)
     home = HomeService(
         db,
         clock,
@@ -166,6 +171,7 @@ async def open_services(
         templates,
         fields,
         planner,
+        owner=presence.id,
     )
     followup = FollowUpService(db, clock, planner, worker.wake, roles)
     digest = Digest(db, clock, documents, settings.digest_at, settings.postmortem_due)
@@ -188,7 +194,10 @@ async def open_services(
         digest=digest,
         jobs=[watch] if watch else [],
     )
-    await runs.recover()
+    presence.on_takeover(worker.reclaim)
+    presence.on_takeover(runs.recover)
+    await presence.start()
+    await digest.start()
     await worker.start()
     await scheduler.start()
     await home.start(settings.clock_interval)
@@ -211,6 +220,7 @@ async def open_services(
         alerts=alerts,
         home=home,
         stats=StatsService(db, clock, runbooks, settings.postmortem_due),
+        presence=presence,
     )
 
 

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: str = SLACK_DEFAULT_API_URL
     database_url: str = "sqlite:///./incidents.db"
+    # PostgreSQL connections each process keeps open (and as many again under load).
+    database_pool_size: int = Field(default=5, ge=1, le=100)
+    # A replica silent this long is presumed dead: its in-flight work is taken over.
+    replica_timeout: Duration = timedelta(seconds=30)
     incidents_channel: str
     oncall_primary: str | None = None
     oncall_backup: str | None = None
@@ -168,6 +172,13 @@ class Settings(BaseSettings):
     def _db_url(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql", "postgres://")):
             raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @field_validator("replica_timeout")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than 0s")
         return value
 
     @field_validator("log_level")

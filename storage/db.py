@@ -35,13 +35,16 @@ def safe_url(url: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = 5) -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, object] = {}
         if self.is_sqlite:
             # The bot writes from one event loop; a longer busy timeout rides out brief locks.
             kwargs["connect_args"] = {"timeout": 30}
+        else:
+            # Per process: N replicas hold up to N x 2 x pool_size server connections.
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -94,7 +97,19 @@ def alembic_config() -> Config:
     return config
 
 
+# Any fixed number: the advisory lock replicas take around their schema upgrade.
+UPGRADE_LOCK = 7_004_009
+
+
 def _upgrade(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Replicas starting at once upgrade one after the other (the later ones find the
+        # schema current); held until the upgrade's transaction ends.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK})
+    elif connection.dialect.name == "sqlite":
+        # The driver would run DDL outside any transaction; take the write lock first, so a
+        # second process upgrading the same file waits and then finds the schema current.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")

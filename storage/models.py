@@ -94,6 +94,8 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = _utc()  # type: ignore[assignment]
     done_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
     last_error: str | None = None
+    # The replica delivering it while `sending`; taken over only once that replica is dead.
+    owner: str | None = None
 
 
 class ProcessedEvent(SQLModel, table=True):
@@ -151,6 +153,8 @@ class StepRun(SQLModel, table=True):
     elapsed_ms: int | None = None
     # What is shown to people: status line and chosen fields, already redacted.
     summary: str | None = Field(default=None, sa_column=Column(Text))
+    # The replica that will run (or is running) it; only a dead owner's run is "unknown".
+    owner: str | None = None
 
 
 class Clock(SQLModel, table=True):
@@ -225,3 +229,23 @@ class HomeViewer(SQLModel, table=True):
 
     user_id: str = Field(primary_key=True)
     opened_at: datetime = _utc(index=True)  # type: ignore[assignment]
+
+
+class Counter(SQLModel, table=True):
+    """Numbers handed out gap-free (INC-<n>): bumped inside the transaction that uses the
+    number, so a rolled-back declare gives it back and two replicas never share one."""
+
+    __tablename__ = "counter"
+
+    name: str = Field(primary_key=True)
+    value: int = 0
+
+
+class Replica(SQLModel, table=True):
+    """A running bot process sharing this database; `seen_at` is its heartbeat."""
+
+    __tablename__ = "replica"
+
+    id: str = Field(primary_key=True)
+    started_at: datetime = _utc()  # type: ignore[assignment]
+    seen_at: datetime = _utc()  # type: ignore[assignment]

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import ColumnElement, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -119,8 +119,10 @@ async def live_run(session: AsyncSession, incident_id: int, step_id: str) -> Ste
     return (await session.exec(stmt)).first()
 
 
-async def runs_in_state(session: AsyncSession, state: str) -> Sequence[StepRun]:
-    stmt = select(StepRun).where(StepRun.state == state).order_by(col(StepRun.id))
+async def runs_in_state(
+    session: AsyncSession, state: str, *where: ColumnElement[bool]
+) -> Sequence[StepRun]:
+    stmt = select(StepRun).where(StepRun.state == state, *where).order_by(col(StepRun.id))
     return (await session.exec(stmt)).all()
 
 

@@ -13,6 +13,7 @@ from bot.settings import Settings, load_settings
 from handlers.server import Running, start_http
 from tests.fakes.slack_api import FakeSlack
 from tests.support.clock import FakeClock
+from tests.support.postgres import fresh_database
 from tests.support.slack_sender import SlackSender
 
 SIGNING_SECRET = "test-signing-secret-7f3a"
@@ -37,8 +38,28 @@ async def slack() -> AsyncIterator[FakeSlack]:
     await fake.stop()
 
 
+# Modules whose tests run on both databases set `pytestmark = BOTH_DATABASES`; the rest use
+# SQLite (running the whole suite twice would double CI time for little).
+BOTH_DATABASES = pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+
+
 @pytest.fixture
-def make_settings(tmp_path: Path, slack: FakeSlack) -> Callable[..., Settings]:
+def backend() -> str:
+    return "sqlite"
+
+
+@pytest.fixture
+async def database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database of the test's backend."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'incidents.db'}"
+        return
+    async with fresh_database() as url:
+        yield url
+
+
+@pytest.fixture
+def make_settings(database_url: str, slack: FakeSlack) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "_env_file": None,
@@ -46,7 +67,7 @@ def make_settings(tmp_path: Path, slack: FakeSlack) -> Callable[..., Settings]:
             "slack_signing_secret": SIGNING_SECRET,
             # Without the trailing slash on purpose: the bot must add it.
             "slack_api_url": slack.base_url.rstrip("/"),
-            "database_url": f"sqlite:///{tmp_path / 'incidents.db'}",
+            "database_url": database_url,
             "incidents_channel": INCIDENTS,
             "oncall_primary": PRIMARY,
             "oncall_backup": BACKUP,
@@ -90,8 +111,10 @@ async def start_bot(
         return bot
 
     yield start
+    # Every sender first: a stopping bot waits for open connections, also to the other bots.
     for bot in started:
         await bot.sender.close()
+    for bot in started:
         await bot.running.stop()
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.conftest import BACKUP, INCIDENTS, PRIMARY
+from tests.conftest import BACKUP, BOTH_DATABASES, INCIDENTS, PRIMARY
 from tests.support.db import clocks, drained, events, incident, scheduler_pass, until
 from tests.support.flows import declare, posts_to
 from tests.support.runbook_ui import buttons
 from tests.support.slack_sender import text_value
+
+pytestmark = BOTH_DATABASES
 
 
 def dms(slack, user):

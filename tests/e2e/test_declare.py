@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 
-from tests.conftest import BACKUP, INCIDENTS, PRIMARY
+from tests.conftest import BACKUP, BOTH_DATABASES, INCIDENTS, PRIMARY
 from tests.support.db import drained, events, incidents
 from tests.support.flows import block_text, declare, mrkdwn_text, posts_to
 from tests.support.slack_sender import select_value, text_value
+
+pytestmark = BOTH_DATABASES
 
 
 async def test_p1_gets_channel_invites_topic_pinned_header_and_bookmark(bot):

@@ -6,100 +6,28 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.conftest import BOT_TOKEN, INCIDENTS, SIGNING_SECRET
+from tests.conftest import INCIDENTS, SIGNING_SECRET
 from tests.fakes.slack_api import FakeSlack
+from tests.support.process import BotProcess, process_env
 from tests.support.runbook_ui import buttons
 from tests.support.slack_sender import SlackSender
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class BotProcess:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.port = int(env["PORT"])
-        self.proc: subprocess.Popen[bytes] | None = None
-        # A file, not a pipe: nobody reads while it runs, and a full pipe would block it.
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
-
-    async def start(self) -> None:
-        self.proc = subprocess.Popen(  # noqa: ASYNC220 - a child process we watch below
-            [sys.executable, "-m", "bot"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        async with httpx.AsyncClient() as http:
-            for _ in range(200):
-                try:
-                    if (await http.get(f"http://127.0.0.1:{self.port}/healthz")).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.05)
-        raise AssertionError("the bot did not start")
-
-    async def wait_exit(self, timeout: float = 30) -> int:
-        assert self.proc is not None
-        for _ in range(int(timeout / 0.05)):
-            code = self.proc.poll()
-            if code is not None:
-                return code
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"the bot did not exit: {self.stderr_tail()}")
-
-    def stderr_tail(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")[-2000:]
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 @pytest.fixture
 async def env(tmp_path, slack, target) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "INCIDENT"))}
-    return {
-        **clean,
-        "PYTHONPATH": str(ROOT),
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.base_url,
-        "INCIDENTS_CHANNEL": INCIDENTS,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
-        "SERVICE_URL": target.url,
-        "PORT": str(free_port()),
-        "CLOCK_INTERVAL": "0.2",
-        "ACTION_TIMEOUT": "30",
-        "LOG_LEVEL": "WARNING",
-    }
-
-
-@pytest.fixture
-async def processes() -> Any:
-    started: list[BotProcess] = []
-    yield started
-    for process in started:
-        process.kill()
+    return process_env(
+        slack.base_url,
+        f"sqlite:///{tmp_path / 'bot.db'}",
+        SERVICE_URL=target.url,
+        CLOCK_INTERVAL="0.2",
+        ACTION_TIMEOUT="30",
+        # The killed process is presumed dead once it has been silent this long.
+        REPLICA_TIMEOUT="1s",
+    )
 
 
 def runbook_messages(slack: FakeSlack) -> list[Any]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from tests.conftest import INCIDENTS
+from tests.conftest import BOTH_DATABASES, INCIDENTS
 from tests.support.db import drained, events, incident, until
 from tests.support.flows import block_text, declare, posts_to
 from tests.support.slack_sender import text_value
+
+pytestmark = BOTH_DATABASES
 
 
 async def command(bot, text, channel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from tests.conftest import ADMIN_COOKIE, ANTHROPIC_KEY, APPROVERS, CRON_SECRET
+from tests.conftest import ADMIN_COOKIE, ANTHROPIC_KEY, APPROVERS, BOTH_DATABASES, CRON_SECRET
 from tests.support.db import drained, events, incident, until
 from tests.support.flows import block_text, declare
 from tests.support.runbook_ui import (
@@ -18,6 +18,8 @@ from tests.support.runbook_ui import (
     wait_approval,
 )
 from tests.support.slack_sender import checkbox_values, text_value
+
+pytestmark = BOTH_DATABASES
 
 APPROVER, OTHER_APPROVER = APPROVERS
 

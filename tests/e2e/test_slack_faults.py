@@ -3,9 +3,11 @@ none twice, and the database keeps the whole story meanwhile."""
 
 from __future__ import annotations
 
-from tests.conftest import INCIDENTS
+from tests.conftest import BOTH_DATABASES, INCIDENTS
 from tests.support.db import drained, events, incidents, outbox, outbox_pass, until
 from tests.support.flows import declare, posts_to
+
+pytestmark = BOTH_DATABASES
 
 NOTES = [f"step {i}" for i in range(6)]
 

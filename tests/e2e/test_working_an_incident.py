@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import INCIDENTS
+from tests.conftest import BOTH_DATABASES, INCIDENTS
 from tests.support.db import drained, events, incident, incidents, until
 from tests.support.flows import block_text, declare, posts_to
 
@@ -18,6 +18,7 @@ async def run(bot, text, *, channel, user="UALICE1", responses=None):
     return bot.slack.responses[-1]
 
 
+@BOTH_DATABASES
 async def test_changes_are_announced_in_channel_and_thread_and_update_root_and_header(bot):
     inc = await declare(bot, "P2 Checkout errors")
     channel = inc.channel_id
@@ -124,6 +125,7 @@ async def test_help_and_list(bot):
     assert listing.index("INC-1") < listing.index("INC-2")
 
 
+@BOTH_DATABASES
 async def test_messages_edits_deletes_and_pins_become_timeline(bot):
     inc = await declare(bot, "P1 Site down")
     channel = inc.channel_id
@@ -264,6 +266,7 @@ async def test_timeline_is_paged_and_ephemeral(bot):
     assert "has 2 page(s)" in reply["text"]
 
 
+@BOTH_DATABASES
 async def test_a_redelivered_event_id_is_processed_once(bot):
     inc = await declare(bot, "P1 Site down")
     first = {
@@ -302,6 +305,7 @@ async def test_private_incident_is_only_worked_from_its_own_channel(bot):
     assert "private incident" in listing and "Leaked" not in listing
 
 
+@BOTH_DATABASES
 async def test_concurrent_changes_apply_once(bot):
     import asyncio
 

@@ -1,0 +1,220 @@
+"""The storage layer on both databases (SQLite and PostgreSQL): migrations, the constraints
+the bot relies on, and the claims that make work happen once across replicas."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import SQLModel, col, select
+
+from bot.outbox import OutboxWorker
+from storage import coordination
+from storage.db import Database, alembic_config
+from storage.models import Clock, Incident, OutboxMessage, ProcessedEvent, Replica, StepRun
+from tests.conftest import BOTH_DATABASES
+from tests.support.clock import FakeClock
+
+pytestmark = BOTH_DATABASES
+NOW = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+@pytest.fixture
+async def db(database_url):
+    database = Database(database_url)
+    await database.upgrade()
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+async def other(database_url, db):
+    """A second engine on the same database: what another replica would hold."""
+    database = Database(database_url)
+    yield database
+    await database.close()
+
+
+def _incident(number: int) -> Incident:
+    return Incident(
+        id=number,
+        title=f"Incident {number}",
+        severity="P2",
+        commander_id="U1",
+        declared_by="U1",
+        declared_at=NOW,
+    )
+
+
+async def test_migrations_build_exactly_the_models_schema_and_go_down_again(db):
+    def check(connection):
+        context = MigrationContext.configure(connection)
+        assert context.get_current_revision() == HEAD
+        assert compare_metadata(context, SQLModel.metadata) == []
+
+    async with db.engine.connect() as conn:
+        await conn.run_sync(check)
+
+    def down_and_up(connection):
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")
+        command.upgrade(config, "head")
+
+    async with db.engine.begin() as conn:
+        await conn.run_sync(down_and_up)
+    async with db.engine.connect() as conn:
+        await conn.run_sync(check)
+
+
+async def test_the_counter_continues_from_incidents_declared_before_the_upgrade(database_url):
+    def upgrade_to(connection, revision):
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    database = Database(database_url)
+    try:
+        async with database.engine.begin() as conn:
+            await conn.run_sync(upgrade_to, "0004")
+        async with database.transaction() as session:
+            session.add(_incident(41))
+        await database.upgrade()
+        async with database.transaction() as session:
+            assert await coordination.next_number(session, "incident") == 42
+    finally:
+        await database.close()
+
+
+async def test_a_rolled_back_number_is_handed_out_again(db):
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as session:
+            assert await coordination.next_number(session, "incident") == 1
+            raise RuntimeError("the declare failed")
+    async with db.transaction() as session:
+        assert await coordination.next_number(session, "incident") == 1
+
+
+async def test_concurrent_numbers_from_two_engines_are_unique_and_gap_free(db, other):
+    async def take(database: Database) -> int:
+        async with database.transaction() as session:
+            number = await coordination.next_number(session, "incident")
+            session.add(_incident(number))
+            await asyncio.sleep(0)  # let the other transactions run into the counter
+        return number
+
+    numbers = await asyncio.gather(*(take(db if i % 2 else other) for i in range(20)))
+    assert sorted(numbers) == list(range(1, 21))
+
+
+async def test_one_live_run_per_step_is_enforced_by_the_database(db):
+    async with db.transaction() as session:
+        session.add(_incident(1))
+
+    def run(state: str) -> StepRun:
+        return StepRun(
+            incident_id=1,
+            runbook_id="site-down",
+            step_id="health",
+            kind="http",
+            state=state,
+            requested_by="U1",
+            requested_at=NOW,
+        )
+
+    async with db.transaction() as session:
+        session.add(run("running"))
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as session:
+            session.add(run("awaiting_approval"))
+    async with db.transaction() as session:
+        session.add(run("succeeded"))  # finished runs do not count
+
+
+async def test_an_event_id_is_stored_once_whichever_engine_sees_it(db, other):
+    async with db.transaction() as session:
+        session.add(ProcessedEvent(event_id="Ev1", received_at=NOW))
+    with pytest.raises(IntegrityError):
+        async with other.transaction() as session:
+            session.add(ProcessedEvent(event_id="Ev1", received_at=NOW))
+
+
+async def test_claims_from_two_engines_never_take_the_same_row(db, other):
+    async with db.transaction() as session:
+        session.add(_incident(1))
+        await session.flush()
+        for minute in range(30):
+            session.add(
+                Clock(
+                    incident_id=1,
+                    kind="update",
+                    due_at=NOW,
+                    created_at=NOW + timedelta(minutes=minute),
+                )
+            )
+
+    async def claim_all(database: Database) -> list[int]:
+        taken = []
+        while True:
+            async with database.transaction() as session:
+                clock_id = await coordination.claim(
+                    session,
+                    Clock.id,
+                    col(Clock.state) == "pending",
+                    values={"state": "fired", "fired_at": NOW},
+                    order_by=(col(Clock.id),),
+                )
+                await asyncio.sleep(0)  # hold the claim while the other engine tries
+            if clock_id is None:
+                return taken
+            taken.append(clock_id)
+
+    first, second = await asyncio.gather(claim_all(db), claim_all(other))
+    assert sorted(first + second) == list(range(1, 31))
+    assert not set(first) & set(second)
+
+
+async def test_a_sending_write_is_taken_over_only_from_a_dead_replica(db):
+    clock = FakeClock(NOW)
+    async with db.transaction() as session:
+        session.add(Replica(id="alive", started_at=NOW, seen_at=NOW - timedelta(seconds=5)))
+        session.add(Replica(id="dead", started_at=NOW, seen_at=NOW - timedelta(minutes=5)))
+        for owner in ("alive", "dead", None):
+            session.add(
+                OutboxMessage(
+                    lane=f"lane-{owner}",
+                    op="post",
+                    payload="{}",
+                    state="sending",
+                    owner=owner,
+                    not_before=NOW,
+                    created_at=NOW,
+                )
+            )
+    worker = OutboxWorker(db, clock, {}, owner="me")
+    assert await worker.reclaim(NOW - timedelta(seconds=30)) == 2
+    async with db.session() as session:
+        rows = (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all()
+    assert [(r.lane, r.state) for r in rows] == [
+        ("lane-alive", "sending"),
+        ("lane-dead", "pending"),
+        ("lane-None", "pending"),
+    ]
+
+
+async def test_timestamps_come_back_as_utc_on_both_databases(db):
+    async with db.transaction() as session:
+        session.add(_incident(1))
+    async with db.session() as session:
+        found = await session.get(Incident, 1)
+        raw = (await session.exec(text("SELECT declared_at FROM incident"))).scalar_one()  # type: ignore[call-overload]
+    assert found.declared_at == NOW and found.declared_at.tzinfo is UTC
+    assert str(raw).startswith("2026-03-14 09:30:00")
