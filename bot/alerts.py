@@ -23,7 +23,7 @@ from bot.incidents import Declaration, IncidentService
 from bot.severity import Status
 from bot.text import safe
 from bot.ui import alerts as alerts_ui
-from storage import alert_queries, queries
+from storage import alert_queries, coordination, queries
 from storage.db import Database
 from storage.models import Alert
 
@@ -69,6 +69,8 @@ class AlertService:
         if signal.recovered:
             return await self.recover(signal.dedup_key)
         async with self._receiving, self.db.transaction() as session:
+            # Replicas too: two of them given the same alert at once must still make one card.
+            await coordination.serialize(session, "alert-receipts")
             now = self.clock.now()
             received = await self._repeat(session, signal, now)
             if received is None:

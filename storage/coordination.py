@@ -60,6 +60,18 @@ async def next_number(session: AsyncSession, name: str) -> int:
     return (await session.exec(stmt)).scalar_one()  # type: ignore[call-overload]
 
 
+async def serialize(session: AsyncSession, name: str) -> None:
+    """Make transactions that say the same `name` run one after another across replicas: the
+    first write of the transaction touches that name's counter row, which holds PostgreSQL's
+    row lock (and SQLite's write lock) until commit. For read-then-write work that has no row
+    to claim yet, such as de-duplicating an alert nobody has stored."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(Counter).values(name=name, value=1)
+    stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={"value": Counter.value + 1})
+    await session.exec(stmt)  # type: ignore[call-overload]
+
+
 async def heartbeat(session: AsyncSession, replica_id: str, now: datetime) -> None:
     """Say this replica is alive (insert or refresh its row)."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"

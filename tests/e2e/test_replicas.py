@@ -26,6 +26,7 @@ from tests.conftest import (
     SIGNING_SECRET,
 )
 from tests.fakes.slack_api import FakeSlack
+from tests.support.alerts import ALERT_SECRET, alerts, cards, fixture, post_alert
 from tests.support.db import drained, events, incident, incidents, outbox, until
 from tests.support.flows import posts_to
 from tests.support.process import BotProcess, process_env
@@ -196,3 +197,18 @@ async def _with_runbook_message(replica: Replica) -> Any:
 
 async def _finished(replica: Replica, number: int) -> bool:
     return any(e.kind == "action" for e in await events(replica, number))
+
+
+@BOTH_DATABASES
+async def test_the_same_alert_sent_to_two_replicas_at_once_makes_one_card(start_bot, slack):
+    first = await start_bot(alert_webhook_secret=ALERT_SECRET)
+    second = await start_bot(alert_webhook_secret=ALERT_SECRET)
+    body = fixture("generic_disk_warning.json")
+    answers = await asyncio.gather(
+        *(post_alert(replica, "generic", body) for _ in range(3) for replica in (first, second))
+    )
+    assert [a.status_code for a in answers] == [202] * 6
+    [alert] = await alerts(first)
+    assert alert.count == 6
+    await drained(first)
+    assert len(cards(slack)) == 1
