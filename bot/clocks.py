@@ -241,8 +241,10 @@ class Scheduler:
         self.wake_outbox = wake_outbox
         self.interval = interval
         self.digest = digest
-        # Other periodic jobs claimed the same way (the health watch).
+        # Other periodic jobs claimed the same way (the health watch). Each runs in a task of its
+        # own, at most one at a time, so a slow HTTP poll never holds up an escalation.
         self.jobs = tuple(jobs)
+        self._job_tasks: dict[int, asyncio.Task[None]] = {}
         # A clock is "late" only if it fired well after a pass could have caught it.
         self.late_after = max(LATE_AFTER, timedelta(seconds=2 * interval))
         self._task: asyncio.Task[None] | None = None
@@ -266,10 +268,12 @@ class Scheduler:
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
+        tasks = [t for t in (self._task, *self._job_tasks.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -295,15 +299,27 @@ class Scheduler:
                 passed_over.append(clock_id)
         if self.digest is not None and await self.digest.run_if_due():
             fired += 1
-        for job in self.jobs:
-            try:
-                fired += await job.run_if_due()
-            except Exception:
-                log.exception("periodic job %s failed; will try again", type(job).__name__)
+        for index, job in enumerate(self.jobs):
+            running = self._job_tasks.get(index)
+            if running is None or running.done():
+                name = f"periodic-{type(job).__name__}"
+                self._job_tasks[index] = asyncio.create_task(self._run_job(job), name=name)
         if fired:
             self.wake_outbox()
         self.passes += 1
         return fired
+
+    @property
+    def jobs_busy(self) -> bool:
+        """Whether a periodic job is still running (tests wait for it after a pass)."""
+        return any(not task.done() for task in self._job_tasks.values())
+
+    async def _run_job(self, job: DailyJob) -> None:
+        try:
+            if await job.run_if_due():
+                self.wake_outbox()
+        except Exception:
+            log.exception("periodic job %s failed; will try again", type(job).__name__)
 
     async def _fire_next(self, now: datetime, passed_over: list[int]) -> tuple[int | None, bool]:
         """Claim the next due clock and fire it, all in one transaction: (its id or None when

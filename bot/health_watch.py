@@ -2,9 +2,10 @@
 HEALTH_WATCH_INTERVAL; a signal seen on two polls in a row raises an alert, and its going away
 after that says "recovered" on the alert's card.
 
-It runs inside the clock scheduler's pass. Each poll's slot is claimed by compare-and-set on
-its JobRun row, so across replicas one of them polls; the streaks live in that row too, so a
-replica that takes over carries on where the last one stopped."""
+The clock scheduler starts it in a task of its own, so a hanging service delays no clock. Each
+poll's slot is claimed by compare-and-set on its JobRun row, so across replicas one of them
+polls; the streaks live in that row too, so a replica that takes over carries on where the last
+one stopped."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.startup import StartupError
-from tests.conftest import ADMIN_COOKIE, COOKIE_VALUE, INCIDENTS
+from tests.conftest import ADMIN_COOKIE, BACKUP, COOKIE_VALUE, INCIDENTS
 from tests.support.alerts import alerts, card_now, cards
 from tests.support.db import drained, events, scheduler_pass
 from tests.support.flows import block_text, declare, posts_to
@@ -19,13 +19,13 @@ INTERVAL = 60
 
 
 async def watching(start_bot, target, **overrides):
-    bot = await start_bot(
-        service_url=target.url,
-        health_watch_interval=f"{INTERVAL}s",
-        admin_session_cookie=ADMIN_COOKIE,
-        action_timeout=0.5,
-        **overrides,
-    )
+    settings = {
+        "service_url": target.url,
+        "health_watch_interval": f"{INTERVAL}s",
+        "admin_session_cookie": ADMIN_COOKIE,
+        "action_timeout": 0.5,
+    }
+    bot = await start_bot(**{**settings, **overrides})
     await scheduler_pass(bot)  # the first poll, at start
     return bot
 
@@ -168,3 +168,17 @@ async def test_watch_refuses_to_start_when_no_runbook_may_call_the_service(
             health_watch_interval="60s",
             runbooks_dir=str(checklist_only_runbooks),
         )
+
+
+async def test_a_hanging_health_check_does_not_hold_up_an_escalation(start_bot, target):
+    bot = await watching(start_bot, target, action_timeout=5)
+    await declare(bot, "P1 Site down")
+    target.delay("/api/health", 4)
+    bot.clock.advance(minutes=15)  # the escalation and the next poll are due together
+    # The poll hangs for 4 s; the backup is paged on the scheduler's next pass all the same.
+    [page] = await bot.slack.wait_for(
+        "chat.postMessage", timeout=2, where=lambda c: c.args.get("channel") == BACKUP
+    )
+    assert "escalated: the primary did not acknowledge" in page.args["text"]
+    assert bot.services.scheduler.jobs_busy
+    target.reset()

@@ -75,7 +75,12 @@ async def scheduler_pass(bot: Any, passes: int = 2) -> None:
     scheduler = bot.services.scheduler
     target = scheduler.passes + passes
     await until(lambda: _passed(scheduler, target), what="a scheduler pass")
+    await until(lambda: _jobs_idle(scheduler), what="the scheduler's periodic jobs")
     await drained(bot)
+
+
+async def _jobs_idle(scheduler: Any) -> bool:
+    return not scheduler.jobs_busy
 
 
 async def _passed(scheduler: Any, target: int) -> bool:
