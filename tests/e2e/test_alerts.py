@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.conftest import INCIDENTS, PRIMARY
+from tests.conftest import BOTH_DATABASES, INCIDENTS, PRIMARY
 from tests.support.alerts import (
     ALERT_SECRET,
     alerts,
@@ -24,6 +24,8 @@ from tests.support.db import drained, events, incident, incidents, until
 from tests.support.flows import block_text, declare, posts_to
 from tests.support.runbook_ui import buttons
 from tests.support.slack_sender import select_value, text_value
+
+pytestmark = BOTH_DATABASES
 
 
 @pytest.fixture

@@ -9,13 +9,15 @@ from pathlib import Path
 import pytest
 
 from bot.startup import StartupError
-from tests.conftest import ADMIN_COOKIE, BACKUP, COOKIE_VALUE, INCIDENTS
+from tests.conftest import ADMIN_COOKIE, BACKUP, BOTH_DATABASES, COOKIE_VALUE, INCIDENTS
 from tests.support.alerts import alerts, card_now, cards
 from tests.support.db import drained, events, scheduler_pass
 from tests.support.flows import block_text, declare, posts_to
 from tests.support.runbook_ui import buttons
 
 INTERVAL = 60
+
+pytestmark = BOTH_DATABASES
 
 
 async def watching(start_bot, target, **overrides):

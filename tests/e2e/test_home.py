@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from slack_sdk.models.views import View
 
-from tests.conftest import APPROVERS, PRIMARY
+from tests.conftest import APPROVERS, BOTH_DATABASES, PRIMARY
 from tests.support.db import drained, incident, outbox, outbox_pass, until
 from tests.support.flows import block_text, declare
 from tests.support.runbook_ui import buttons
 from tests.support.slack_sender import select_value, text_value
 
 ALICE, BOB = "UALICE1", "UBOB1"
+
+pytestmark = BOTH_DATABASES
 
 
 async def open_home(bot, user, tab="home"):

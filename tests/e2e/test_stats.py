@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from tests.conftest import BOTH_DATABASES
 from tests.support.db import drained, events, incident, until
 from tests.support.flows import block_text, declare
 from tests.support.runbook_ui import press
 from tests.support.slack_sender import text_value
 from tests.unit.test_chart import png_size
+
+pytestmark = BOTH_DATABASES
 
 ALICE = "UALICE1"
 
