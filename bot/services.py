@@ -52,6 +52,7 @@ class Services:
     http: httpx.AsyncClient
 
     async def close(self) -> None:
+        await self.conversation.close()
         await self.scheduler.stop()
         await self.outbox.stop()
         await self.http.aclose()
@@ -148,6 +149,8 @@ async def open_services(
         db, clock, config, worker.wake, interval=settings.clock_interval, digest=digest
     )
     await runs.recover()
+    conversation = ConversationLog(db, clock, settings.incidents_channel)
+    conversation.start()
     await worker.start()
     await scheduler.start()
     return Services(
@@ -161,7 +164,7 @@ async def open_services(
         roles=roles,
         runs=runs,
         followup=followup,
-        conversation=ConversationLog(db, clock, settings.incidents_channel),
+        conversation=conversation,
         documents=documents,
         outbox=worker,
         scheduler=scheduler,

@@ -23,7 +23,7 @@ from handlers.auth import BotIdentity
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 # Our own long-running loops, stopped by services.close() rather than waited for.
-_OURS = ("outbox-worker", "clock-scheduler")
+_OURS = ("outbox-worker", "clock-scheduler", "conversation-writer")
 # Slack sends small JSON/form bodies; anything far larger is not Slack.
 MAX_BODY = 1024 * 1024
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.conversation import NewMessage
 from bot.services import Services
 
 _PUSHPIN = "pushpin"
@@ -49,12 +50,14 @@ def register(app: AsyncApp, services: Services) -> None:
             if event.get("bot_id") or not event.get("user"):
                 return
             await log.record(
-                event_id,
-                channel,
-                event["ts"],
-                event["user"],
-                event.get("text", ""),
-                event.get("thread_ts"),
+                NewMessage(
+                    event_id,
+                    channel,
+                    event["ts"],
+                    event["user"],
+                    event.get("text", ""),
+                    event.get("thread_ts"),
+                )
             )
 
     @app.event("reaction_added")
