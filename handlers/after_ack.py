@@ -15,6 +15,7 @@ the server stops taking requests and waits for these tasks (handlers.server.fini
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -22,11 +23,12 @@ from typing import Any
 
 # Listeners past their ack doing their work at once. Their steps share the one event loop
 # with the acknowledgements; more at once would only make each answer wait behind more of them.
-WORKERS = 4
+WORKERS = 2
 # How long work waits for the work before it from the same channel, at most: long enough for
 # its database writes, short enough that a runbook action (up to ACTION_TIMEOUT) running for
 # one click does not hold up the channel's other commands.
 LANE_WAIT = 0.25
+QUIET_WAIT = 0.05
 log = logging.getLogger(__name__)
 
 
@@ -36,6 +38,26 @@ class _Pool:
     def __init__(self) -> None:
         self.slots = asyncio.Semaphore(WORKERS)
         self.tails: dict[str, asyncio.Future[None]] = {}
+        self.answering = 0  # requests between the listener's start and its answer
+        self.quiet = asyncio.Event()
+        self.quiet.set()
+
+    def started(self) -> None:
+        self.answering += 1
+        self.quiet.clear()
+
+    def answered(self) -> None:
+        self.answering -= 1
+        if not self.answering:
+            self.quiet.set()
+
+    async def admit(self) -> None:
+        """A work slot, once no request is waiting for its answer (or QUIET_WAIT passed):
+        work yields to answers, and still makes progress under a steady stream of them."""
+        if not self.quiet.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.quiet.wait(), QUIET_WAIT)
+        await self.slots.acquire()
 
 
 _pools: dict[asyncio.AbstractEventLoop, _Pool] = {}
@@ -95,7 +117,7 @@ async def split(kwargs: dict[str, Any], run: Callable[[dict[str, Any]], Awaitabl
         if before is not None:
             # Not `await before`: cancelling this task must not cancel that one.
             await asyncio.wait({before}, timeout=LANE_WAIT)
-        await pool.slots.acquire()
+        await pool.admit()
         held = True
 
     respond = kwargs.get("respond")
@@ -114,10 +136,12 @@ async def split(kwargs: dict[str, Any], run: Callable[[dict[str, Any]], Awaitabl
         finally:
             let_go()
 
+    pool.started()
     task = asyncio.create_task(listener())
     try:
         await asyncio.wait({task, acked}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        pool.answered()
         answered.set_result(None)
 
 
