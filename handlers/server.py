@@ -41,7 +41,12 @@ async def build_bolt_app(services: Services) -> AsyncApp:
     await identity.warm()
     app = AsyncApp(
         # Token-less: the token comes from `authorize`; listeners' clients share this base URL.
-        client=AsyncWebClient(base_url=settings.slack_api_url, timeout=10, retry_handlers=[]),
+        client=AsyncWebClient(
+            base_url=settings.slack_api_url,
+            timeout=10,
+            retry_handlers=[],
+            session=services.client.session,  # the services' session, closed with them
+        ),
         authorize=identity.authorize_function(),
         signing_secret=secret.get_secret_value() if secret else "",
         request_verification_enabled=not settings.socket_mode,
