@@ -21,6 +21,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
+from slack_sdk.webhook import WebhookResponse
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
 # Listeners past their ack doing their work at once. Their steps share the one event loop
 # with the acknowledgements; more at once would only make each answer wait behind more of them.
 WORKERS = 2
@@ -121,11 +125,11 @@ async def split(kwargs: dict[str, Any], run: Callable[[dict[str, Any]], Awaitabl
         held = True
 
     respond = kwargs.get("respond")
+    send = _shared(respond, getattr(kwargs.get("client"), "session", None))
 
     async def let_go_then_respond(*args: Any, **respond_kwargs: Any) -> Any:
         let_go()
-        assert respond is not None
-        return await respond(*args, **respond_kwargs)
+        return await send(*args, **respond_kwargs)
 
     async def listener() -> None:
         changed = {"ack": ack_then_wait}
@@ -143,6 +147,20 @@ async def split(kwargs: dict[str, Any], run: Callable[[dict[str, Any]], Awaitabl
     finally:
         pool.answered()
         answered.set_result(None)
+
+
+def _shared(respond: Any, session: aiohttp.ClientSession | None) -> Callable[..., Awaitable[Any]]:
+    """Bolt's respond() opens a session and a connection per reply (a TLS handshake with
+    hooks.slack.com each); this posts the same message through the bot's one session when
+    the listener has the client that carries it."""
+    url = getattr(respond, "response_url", None)
+    if session is None or not url:
+        return respond  # type: ignore[no-any-return]
+
+    async def post(**fields: Any) -> WebhookResponse:
+        return await AsyncWebhookClient(url=url, session=session).send(**fields)
+
+    return post
 
 
 Listener = Callable[..., Awaitable[None]]
