@@ -42,6 +42,7 @@ class _Pool:
     def __init__(self) -> None:
         self.slots = asyncio.Semaphore(WORKERS)
         self.tails: dict[str, asyncio.Future[None]] = {}
+        self.tasks: set[asyncio.Task[None]] = set()  # listeners running past their ack
         self.answering = 0  # requests between the listener's start and its answer
         self.quiet = asyncio.Event()
         self.quiet.set()
@@ -72,6 +73,17 @@ def _pool() -> _Pool:
     for other in [known for known in _pools if known.is_closed()]:
         del _pools[other]
     return _pools.setdefault(loop, _Pool())
+
+
+async def drain(grace: float) -> int:
+    """Wait (`grace` seconds at most) for the work of every answered request, queued or
+    running; how many were still unfinished after that."""
+    pool = _pools.get(asyncio.get_running_loop())
+    if pool is None or not pool.tasks:
+        return 0
+    log.info("waiting for the work of %d answered request(s)", len(pool.tasks))
+    _done, pending = await asyncio.wait(set(pool.tasks), timeout=grace)
+    return len(pending)
 
 
 def _lane(body: dict[str, Any]) -> str:
@@ -142,6 +154,8 @@ async def split(kwargs: dict[str, Any], run: Callable[[dict[str, Any]], Awaitabl
 
     pool.started()
     task = asyncio.create_task(listener())
+    pool.tasks.add(task)
+    task.add_done_callback(pool.tasks.discard)
     try:
         await asyncio.wait({task, acked}, return_when=asyncio.FIRST_COMPLETED)
     finally:

@@ -19,12 +19,11 @@ import handlers
 from bot.clock import Clock
 from bot.services import Services, open_services
 from bot.settings import Settings
+from handlers import after_ack
 from handlers.auth import BotIdentity
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
-# Our own long-running loops, stopped by services.close() rather than waited for.
-_OURS = ("outbox-worker", "clock-scheduler", "conversation-writer")
 # Slack sends small JSON/form bodies; anything far larger is not Slack.
 MAX_BODY = 1024 * 1024
 # Seconds a thread may hold the GIL while another waits (Python's default: 0.005). The
@@ -117,16 +116,10 @@ class Running:
 
 
 async def finish_in_flight(grace: float) -> None:
-    """Wait for listener work Bolt started after its acks (it runs as loose tasks)."""
-    current = asyncio.current_task()
-    pending = [
-        task
-        for task in asyncio.all_tasks()
-        if task is not current and not task.done() and not task.get_name().startswith(_OURS)
-    ]
-    if pending:
-        log.info("waiting for %d task(s) in flight", len(pending))
-        await asyncio.wait(pending, timeout=grace)
+    """Wait for the work listeners do after their acks (handlers.after_ack)."""
+    unfinished = await after_ack.drain(grace)
+    if unfinished:
+        log.warning("stopping with the work of %d answered request(s) unfinished", unfinished)
 
 
 async def start_http(
