@@ -4,13 +4,14 @@ Slack wants each request answered within 3 s, and the answer is all the person w
 the work a command starts (database writes, replies, Slack calls) can follow. Bolt runs each
 listener to its end before it answers (`process_before_response`, set in handlers.server), so
 `split` runs the listener as a task of its own and lets Bolt answer as soon as the listener
-has called ack(): no polling for the ack, and work already running never delays an answer by
-more than one step of it.
+has called ack(): no polling for the ack, and the listener's work starts after the answer.
 
-The work after the ack is bounded: at most `WORKERS` listeners past their ack run at once;
-the others wait their turn, in the order they were acknowledged (the request is answered
-already, so waiting costs memory, not Slack's deadline, and nothing is dropped). On SIGTERM
-the server stops taking requests and waits for these tasks (handlers.server.finish_in_flight)."""
+That work is bounded and yields: at most `WORKERS` listeners past their ack do their work at
+once (a slot is freed at the listener's first reply, so a slow response_url holds nobody up);
+work from one channel starts in the order it came (`LANE_WAIT` at most behind the one before);
+and it waits up to `QUIET_WAIT` while requests are still waiting for their answer. Waiting
+work costs memory, not Slack's deadline (the request is answered), and none is dropped. On
+SIGTERM the server stops taking requests and `drain` waits for all of it."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ WORKERS = 2
 # its database writes, short enough that a runbook action (up to ACTION_TIMEOUT) running for
 # one click does not hold up the channel's other commands.
 LANE_WAIT = 0.25
+# How long work holds back while requests wait for their answer, at most (so it still makes
+# progress under a steady stream of them).
 QUIET_WAIT = 0.05
 log = logging.getLogger(__name__)
 
