@@ -3,12 +3,22 @@ recorded once, edits keep the earlier text, deletions are flagged, :pushpin: mar
 
 Slack redelivers events it thinks were missed. The event_id is stored in the same transaction
 as the change it caused, so a redelivery is recognised, and a failure leaves nothing behind
-that would make Slack's retry look like a duplicate."""
+that would make Slack's retry look like a duplicate.
+
+Every change goes through one writer task, in the order the events arrived: an edit can never
+be overtaken by its own message, and new messages that arrived while the writer was busy are
+stored together, in one transaction with one lookup of their incidents and one INSERT, instead
+of a transaction each (a busy incident channel sends hundreds a second). The queue is bounded:
+when it is full, the delivery (already acknowledged to Slack) waits for room in its own task;
+nothing is dropped. `close` stores what is queued before the database closes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -22,7 +32,26 @@ from storage.db import Database
 from storage.models import ProcessedEvent, TimelineEvent
 
 MAX_TEXT = 40000
+# Queued changes at most; more deliveries wait (already acknowledged) for room.
+QUEUE_SIZE = 2000
+# New messages stored in one transaction at most.
+MAX_BATCH = 500
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    event_id: str | None
+    channel: str
+    ts: str
+    user: str
+    text: str
+    thread_ts: str | None
+
+
+# A queued change: a new message, or any other change as a function to run in order.
+Change = NewMessage | Callable[[], Awaitable[object]]
 
 
 class ConversationLog:
@@ -30,6 +59,55 @@ class ConversationLog:
         self.db = db
         self.clock = clock
         self.incidents_channel = incidents_channel
+        self._queue: asyncio.Queue[Change] = asyncio.Queue(QUEUE_SIZE)
+        self._writer: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._writer = asyncio.create_task(self._write(), name="conversation-writer")
+
+    async def close(self, grace: float = 10.0) -> None:
+        """Store what is queued (within `grace` seconds), then stop the writer."""
+        if self._writer is None:
+            return
+        try:
+            await asyncio.wait_for(self._queue.join(), grace)
+        except TimeoutError:
+            log.warning("stopping with %d timeline change(s) not stored", self._queue.qsize())
+        self._writer.cancel()
+        await asyncio.gather(self._writer, return_exceptions=True)
+        self._writer = None
+
+    async def _write(self) -> None:
+        while True:
+            changes = [await self._queue.get()]
+            while len(changes) < MAX_BATCH and not self._queue.empty():
+                changes.append(self._queue.get_nowait())
+            try:
+                await self._apply(changes)
+            finally:
+                for _ in changes:
+                    self._queue.task_done()
+
+    async def _apply(self, changes: list[Change]) -> None:
+        """Runs of new messages go in one transaction each; other changes one by one, in
+        arrival order. A failure is logged and does not stop the writer."""
+        run: list[NewMessage] = []
+        for change in [*changes, None]:
+            if isinstance(change, NewMessage):
+                run.append(change)
+                continue
+            if run:
+                await self._guard(self._store_messages(run))
+                run = []
+            if change is not None:
+                await self._guard(change())
+
+    @staticmethod
+    async def _guard(work: Awaitable[object]) -> None:
+        try:
+            await work
+        except Exception:
+            log.exception("could not store a timeline change")
 
     async def _once(
         self, event_id: str | None, change: Callable[[AsyncSession], Awaitable[T | None]]
@@ -46,30 +124,102 @@ class ConversationLog:
         except IntegrityError:
             return None  # the same delivery, processed at the same moment by another task
 
-    async def record(
+    async def record(self, message: NewMessage) -> None:
+        """Queue a new message (stored by the writer, with the others that came meanwhile)."""
+        await self._queue.put(message)
+
+    async def edit(
         self,
         event_id: str | None,
         channel: str,
         ts: str,
-        user: str,
         text: str,
-        thread_ts: str | None,
-    ) -> TimelineEvent | None:
-        async def change(session: AsyncSession) -> TimelineEvent | None:
-            incident = await queries.incident_for_place(
-                session, channel, thread_ts, self.incidents_channel
-            )
-            if incident is None or await queries.message_event(session, channel, ts):
-                return None
-            event = timeline.add_event(
-                session, incident, self._sent_at(ts), user, "message", text[:MAX_TEXT]
-            )
-            event.slack_channel, event.slack_ts = channel, ts
-            return event
+        user: str | None = None,
+        thread_ts: str | None = None,
+    ) -> None:
+        await self._queue.put(lambda: self._edit(event_id, channel, ts, text, user, thread_ts))
 
-        return await self._once(event_id, change)
+    async def delete(self, event_id: str | None, channel: str, ts: str) -> None:
+        await self._queue.put(lambda: self._delete(event_id, channel, ts))
 
-    async def edit(
+    async def mark_key(self, event_id: str | None, channel: str, ts: str, key: bool) -> None:
+        await self._queue.put(lambda: self._mark_key(event_id, channel, ts, key))
+
+    async def _store_messages(self, messages: list[NewMessage]) -> None:
+        try:
+            async with self.db.transaction() as session:
+                await self._insert_new(session, messages)
+        except IntegrityError:
+            # Another writer (a second replica) stored one of them at the same moment:
+            # store them one by one, so only that one is skipped.
+            for message in messages:
+                await self._once(message.event_id, lambda s, m=message: self._add_one(s, m))
+
+    async def _insert_new(self, session: AsyncSession, messages: list[NewMessage]) -> None:
+        """Store the messages that belong to an incident and are neither stored already nor a
+        redelivery, with their event_ids, in four statements whatever their number."""
+        done = await queries.processed_event_ids(
+            session, {m.event_id for m in messages if m.event_id}
+        )
+        channels, roots = await queries.incident_ids_for_places(
+            session,
+            {m.channel for m in messages if m.channel != self.incidents_channel},
+            {m.thread_ts for m in messages if m.channel == self.incidents_channel and m.thread_ts},
+        )
+        stored = await queries.message_keys(
+            session, {m.channel for m in messages}, {m.ts for m in messages}
+        )
+        now = self.clock.now()
+        rows: list[dict[str, object]] = []
+        processed: list[dict[str, object]] = []
+        for m in messages:
+            incident_id = self._incident_id(m, channels, roots)
+            if m.event_id in done or incident_id is None or (m.channel, m.ts) in stored:
+                continue
+            stored.add((m.channel, m.ts))
+            rows.append(
+                {
+                    "incident_id": incident_id,
+                    "at": self._sent_at(m.ts),
+                    "actor": m.user,
+                    "kind": "message",
+                    "text": m.text[:MAX_TEXT],
+                    "slack_channel": m.channel,
+                    "slack_ts": m.ts,
+                    "key": False,
+                    "deleted": False,
+                }
+            )
+            if m.event_id:
+                done.add(m.event_id)
+                processed.append({"event_id": m.event_id, "received_at": now})
+        await queries.insert_messages(session, rows, processed)
+
+    def _incident_id(
+        self, message: NewMessage, channels: dict[str, int], roots: dict[str, int]
+    ) -> int | None:
+        if message.channel != self.incidents_channel:
+            return channels.get(message.channel)
+        return roots.get(message.thread_ts) if message.thread_ts else None
+
+    async def _add_one(self, session: AsyncSession, message: NewMessage) -> TimelineEvent | None:
+        incident = await queries.incident_for_place(
+            session, message.channel, message.thread_ts, self.incidents_channel
+        )
+        if incident is None or await queries.message_event(session, message.channel, message.ts):
+            return None
+        event = timeline.add_event(
+            session,
+            incident,
+            self._sent_at(message.ts),
+            message.user,
+            "message",
+            message.text[:MAX_TEXT],
+        )
+        event.slack_channel, event.slack_ts = message.channel, message.ts
+        return event
+
+    async def _edit(
         self,
         event_id: str | None,
         channel: str,
@@ -103,7 +253,7 @@ class ConversationLog:
 
         return bool(await self._once(event_id, change))
 
-    async def delete(self, event_id: str | None, channel: str, ts: str) -> bool:
+    async def _delete(self, event_id: str | None, channel: str, ts: str) -> bool:
         async def change(session: AsyncSession) -> bool | None:
             event = await queries.message_event(session, channel, ts)
             if event is None or event.deleted:
@@ -114,7 +264,7 @@ class ConversationLog:
 
         return bool(await self._once(event_id, change))
 
-    async def mark_key(self, event_id: str | None, channel: str, ts: str, key: bool) -> bool:
+    async def _mark_key(self, event_id: str | None, channel: str, ts: str, key: bool) -> bool:
         async def change(session: AsyncSession) -> bool | None:
             event = await queries.message_event(session, channel, ts)
             if event is None or event.key == key:

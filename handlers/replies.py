@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.commands import CommandError
 from bot.errors import IncidentError
 from bot.ui import messages
+from handlers.after_ack import split
 
 log = logging.getLogger(__name__)
 GENERIC_FAILURE = "Something went wrong on our side; it is logged. Try again in a moment."
@@ -41,13 +42,13 @@ Listener = Callable[..., Awaitable[None]]
 
 
 def guarded(listener: Listener) -> Listener:
-    """Report domain errors to the user and log the rest, so nothing escapes after ack().
+    """Answer Slack at ack() and run the rest after (handlers.after_ack); report domain errors
+    to the user and log the rest, so nothing escapes after ack().
 
     The listener must take `body` and `respond` or `client`: Bolt passes only the arguments a
     listener names, and the error needs a way back to the person."""
 
-    @functools.wraps(listener)
-    async def wrapper(**kwargs: Any) -> None:
+    async def run(kwargs: dict[str, Any]) -> None:
         try:
             await listener(**kwargs)
         except (IncidentError, CommandError) as exc:
@@ -55,6 +56,10 @@ def guarded(listener: Listener) -> Listener:
         except Exception:
             log.exception("listener %s failed", listener.__name__)
             await _tell(kwargs, messages.error_message(GENERIC_FAILURE, None))
+
+    @functools.wraps(listener)
+    async def wrapper(**kwargs: Any) -> None:
+        await split(kwargs, run)  # Slack is answered at ack(); the rest runs after
 
     return wrapper
 

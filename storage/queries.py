@@ -6,11 +6,19 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, update
+from sqlalchemy import ColumnElement, func, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import LIVE_STATES, HomeViewer, Incident, OutboxMessage, StepRun, TimelineEvent
+from storage.models import (
+    LIVE_STATES,
+    HomeViewer,
+    Incident,
+    OutboxMessage,
+    ProcessedEvent,
+    StepRun,
+    TimelineEvent,
+)
 
 RESOLVED = "resolved"
 
@@ -30,6 +38,49 @@ async def incident_for_place(
     else:
         stmt = select(Incident).where(Incident.channel_id == channel_id)
     return (await session.exec(stmt.order_by(col(Incident.id).desc()))).first()
+
+
+async def incident_ids_for_places(
+    session: AsyncSession, channels: set[str], roots: set[str]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """incident_for_place for many places at once, as ids: {channel: id}, {root ts: id}."""
+    found: list[dict[str, int]] = []
+    for column, keys in ((Incident.channel_id, channels), (Incident.root_ts, roots)):
+        ids: dict[str, int] = {}
+        if keys:
+            stmt = select(column, Incident.id).where(col(column).in_(keys))
+            # Newest last, so the newest incident of a place wins, as in incident_for_place.
+            for key, incident_id in await session.exec(stmt.order_by(col(Incident.id))):
+                ids[key] = incident_id  # type: ignore[index]
+        found.append(ids)
+    return found[0], found[1]
+
+
+async def processed_event_ids(session: AsyncSession, event_ids: set[str]) -> set[str]:
+    if not event_ids:
+        return set()
+    stmt = select(ProcessedEvent.event_id).where(col(ProcessedEvent.event_id).in_(event_ids))
+    return set((await session.exec(stmt)).all())
+
+
+async def message_keys(
+    session: AsyncSession, channels: set[str], tss: set[str]
+) -> set[tuple[str, str]]:
+    """(channel, ts) of the stored messages among these channels and timestamps."""
+    stmt = select(TimelineEvent.slack_channel, TimelineEvent.slack_ts).where(
+        col(TimelineEvent.slack_channel).in_(channels), col(TimelineEvent.slack_ts).in_(tss)
+    )
+    return set((await session.exec(stmt)).all())  # type: ignore[arg-type]
+
+
+async def insert_messages(
+    session: AsyncSession, events: list[dict[str, object]], processed: list[dict[str, object]]
+) -> None:
+    """Timeline rows and processed event_ids as two multi-row INSERTs, no ORM objects."""
+    if events:
+        await session.exec(insert(TimelineEvent), params=events)  # type: ignore[call-overload]
+    if processed:
+        await session.exec(insert(ProcessedEvent), params=processed)  # type: ignore[call-overload]
 
 
 async def open_incidents(session: AsyncSession) -> Sequence[Incident]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from bot.conversation import NewMessage
 from bot.services import Services
+from handlers.after_ack import after_ack
 from handlers.events import home
 
 _PUSHPIN = "pushpin"
@@ -30,7 +32,9 @@ def register(app: AsyncApp, services: Services) -> None:
     log = services.conversation
 
     @app.event("message")
-    async def on_message(body: dict, event: dict) -> None:
+    @after_ack
+    async def on_message(ack: AsyncAck, body: dict, event: dict) -> None:
+        await ack()  # Slack needs only the 200; the change is queued after it
         subtype = event.get("subtype")
         event_id = body.get("event_id")
         channel = event.get("channel", "")
@@ -51,20 +55,26 @@ def register(app: AsyncApp, services: Services) -> None:
             if event.get("bot_id") or not event.get("user"):
                 return
             await log.record(
-                event_id,
-                channel,
-                event["ts"],
-                event["user"],
-                event.get("text", ""),
-                event.get("thread_ts"),
+                NewMessage(
+                    event_id,
+                    channel,
+                    event["ts"],
+                    event["user"],
+                    event.get("text", ""),
+                    event.get("thread_ts"),
+                )
             )
 
     @app.event("reaction_added")
-    async def on_reaction_added(body: dict, event: dict) -> None:
+    @after_ack
+    async def on_reaction_added(ack: AsyncAck, body: dict, event: dict) -> None:
+        await ack()
         await _pin(body, event, True)
 
     @app.event("reaction_removed")
-    async def on_reaction_removed(body: dict, event: dict) -> None:
+    @after_ack
+    async def on_reaction_removed(ack: AsyncAck, body: dict, event: dict) -> None:
+        await ack()
         await _pin(body, event, False)
 
     async def _pin(body: dict, event: dict, key: bool) -> None:

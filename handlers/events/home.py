@@ -9,6 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import Services
 from bot.ui import ids, modals
+from handlers.after_ack import after_ack
 from handlers.replies import guarded
 
 log = logging.getLogger(__name__)
@@ -16,7 +17,9 @@ log = logging.getLogger(__name__)
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.event("app_home_opened")
-    async def home_opened(event: dict) -> None:
+    @after_ack
+    async def home_opened(ack: AsyncAck, event: dict) -> None:
+        await ack()  # Slack needs only the 200; the view is published after it
         # The Messages tab sends this event too; only the Home tab is ours to draw.
         if event.get("tab") != "home" or not event.get("user"):
             return

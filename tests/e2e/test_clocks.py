@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from tests.conftest import BACKUP, BOTH_DATABASES, INCIDENTS, PRIMARY
 from tests.support.db import clocks, drained, events, incident, scheduler_pass, until
-from tests.support.flows import declare, posts_to
+from tests.support.flows import declare, opened_form, posts_to
 from tests.support.runbook_ui import buttons
 from tests.support.slack_sender import text_value
 
@@ -119,8 +119,9 @@ async def test_update_reminder_and_the_update_form(bot):
     )
     assert f"<@{inc.commander_id}>" in reminder.args["text"]
     button = buttons(reminder.args["blocks"])["Post status update"]
-    await bot.sender.click(button["action_id"], button["value"], channel=inc.channel_id)
-    form = (await bot.slack.wait_for("views.open"))[-1].args["view"]
+    form = await opened_form(
+        bot.slack, bot.sender.click(button["action_id"], button["value"], channel=inc.channel_id)
+    )
     draft = form["blocks"][0]["element"]["initial_value"]
     assert draft.startswith("BuildFlow AI is currently experiencing an outage.")
     assert draft.endswith("Current status: Investigating.")
@@ -170,8 +171,7 @@ async def test_status_page_reminder_at_15_minutes_with_the_draft(bot):
 
 async def test_postmortem_reminders_after_resolve_until_done(bot):
     inc = await declare(bot, "P1 Site down")
-    await bot.sender.command("resolve", channel=inc.channel_id)
-    form = (await bot.slack.wait_for("views.open"))[-1].args["view"]
+    form = await opened_form(bot.slack, bot.sender.command("resolve", channel=inc.channel_id))
     await bot.sender.submit_view(form, {"root_cause": text_value("bad deploy")})
     await until(lambda: events(bot, 1, "resolved"))
     pending = {c.kind for c in await clocks(bot, 1) if c.state == "pending"}
@@ -226,8 +226,7 @@ async def test_gdpr_clock_from_detection_time_until_notified(bot):
 async def test_archive_after_seven_days_and_reopen_cancels_it(bot):
     inc = await declare(bot, "P2 Search broken")
     for _ in range(2):
-        await bot.sender.command("resolve", channel=inc.channel_id)
-        form = (await bot.slack.wait_for("views.open"))[-1].args["view"]
+        form = await opened_form(bot.slack, bot.sender.command("resolve", channel=inc.channel_id))
         await bot.sender.submit_view(form, {"root_cause": text_value("index corrupt")})
         await until(lambda: _resolved(bot))
         await drained(bot)
@@ -256,8 +255,7 @@ async def _resolved(bot):
 async def test_archive_after_zero_turns_archiving_off(start_bot):
     bot = await start_bot(archive_after="0")
     inc = await declare(bot, "P2 Search broken")
-    await bot.sender.command("resolve", channel=inc.channel_id)
-    form = (await bot.slack.wait_for("views.open"))[-1].args["view"]
+    form = await opened_form(bot.slack, bot.sender.command("resolve", channel=inc.channel_id))
     await bot.sender.submit_view(form, {"root_cause": text_value("x")})
     await until(lambda: _resolved(bot))
     assert "archive" not in {c.kind for c in await clocks(bot, 1)}
@@ -325,8 +323,7 @@ async def test_p1_to_p2_takes_the_p2_update_interval(start_bot):
 
 async def test_reopen_restarts_the_open_clocks(bot):
     inc = await declare(bot, "P2 Search broken")
-    await bot.sender.command("resolve", channel=inc.channel_id)
-    form = (await bot.slack.wait_for("views.open"))[-1].args["view"]
+    form = await opened_form(bot.slack, bot.sender.command("resolve", channel=inc.channel_id))
     await bot.sender.submit_view(form, {"root_cause": text_value("index")})
     await until(lambda: _resolved(bot))
     assert {c.kind for c in await clocks(bot, 1) if c.state == "pending"} == {

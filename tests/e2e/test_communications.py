@@ -6,13 +6,12 @@ from datetime import UTC, datetime
 
 from tests.conftest import INCIDENTS
 from tests.support.db import drained, events, incident, incidents, scheduler_pass, until
-from tests.support.flows import block_text, declare, posts_to
+from tests.support.flows import block_text, declare, opened_form, posts_to
 from tests.support.slack_sender import select_value, text_value
 
 
 async def resolve(bot, channel, cause="bad deploy"):
-    await bot.sender.command("resolve", channel=channel)
-    form = (await bot.slack.wait_for("views.open"))[-1].args["view"]
+    form = await opened_form(bot.slack, bot.sender.command("resolve", channel=channel))
     await bot.sender.submit_view(form, {"root_cause": text_value(cause)})
     await until(lambda: events(bot, 1, "resolved"), what="resolved")
     await drained(bot)
@@ -92,8 +91,7 @@ async def test_daily_digest_once_a_day_and_only_with_news(bot):
     assert _digests(bot) == []  # nothing open, nothing resolved: nothing said
 
     inc = await declare(bot, "P2 Search broken")
-    await bot.sender.command("update", channel=inc.channel_id)
-    form = (await bot.slack.wait_for("views.open"))[-1].args["view"]
+    form = await opened_form(bot.slack, bot.sender.command("update", channel=inc.channel_id))
     await bot.sender.submit_view(form, {"update_text": text_value("Reindexing, ETA 1h")})
     await until(lambda: events(bot, 1, "update"))
     bot.clock.advance(days=1)
@@ -121,8 +119,7 @@ async def test_templates_dir_overrides_the_shipped_templates(start_bot, tmp_path
     )
     bot = await start_bot(templates_dir=str(mine), product_name="Acme")
     inc = await declare(bot, "P1 Site down")
-    await bot.sender.command("update", channel=inc.channel_id)
-    form = (await bot.slack.wait_for("views.open"))[-1].args["view"]
+    form = await opened_form(bot.slack, bot.sender.command("update", channel=inc.channel_id))
     draft = form["blocks"][0]["element"]["initial_value"]
     assert draft.startswith("Acme is down (INC-1, P1). We are on it.")
     assert draft.endswith("Current status: Investigating.")  # the shipped template, still used
@@ -131,8 +128,9 @@ async def test_templates_dir_overrides_the_shipped_templates(start_bot, tmp_path
 async def test_postmortem_edit_changes_action_items_and_reposts(bot):
     inc = await declare(bot, "P1 Site down")
     await resolve(bot, inc.channel_id, "bad deploy")
-    await bot.sender.command("postmortem edit", channel=inc.channel_id)
-    form = (await bot.slack.wait_for("views.open"))[-1].args["view"]
+    form = await opened_form(
+        bot.slack, bot.sender.command("postmortem edit", channel=inc.channel_id)
+    )
     assert form["callback_id"] == "incident_review"
     root = next(b for b in form["blocks"] if b["block_id"] == "root_cause")
     assert root["element"]["initial_value"] == "bad deploy"

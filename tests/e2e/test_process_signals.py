@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 from typing import Any
 
 import pytest
@@ -101,3 +102,28 @@ async def test_sigterm_stops_cleanly_and_the_next_start_delivers_what_was_queued
         where=lambda c: c.args.get("channel") == INCIDENTS and not c.failed,
     )
     assert "Emails bouncing" in roots[0].args["text"]
+
+
+async def test_sigterm_right_after_a_burst_finishes_the_work_of_every_answered_command(
+    env, slack, tmp_path, processes
+):
+    """Commands are answered before their work is done; SIGTERM then waits for that work."""
+    bot = BotProcess(env)
+    processes.append(bot)
+    await bot.start()
+    sender = SlackSender(f"http://127.0.0.1:{bot.port}", SIGNING_SECRET, slack.response_url)
+    titles = [f"Alpha{i} Bravo{i} Charlie{i}" for i in range(20)]
+    try:
+        answers = await asyncio.gather(*(sender.command(f"declare P3 {t}") for t in titles))
+    finally:
+        await sender.close()
+    assert {a.status_code for a in answers} == {200}
+    os.kill(bot.proc.pid, signal.SIGTERM)  # type: ignore[union-attr]
+    code = await bot.wait_exit()
+    assert code == 0, bot.stderr_tail()
+
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        stored = {row[0] for row in db.execute("SELECT title FROM incident")}
+    assert stored == set(titles)
+    confirmed = [r for r in slack.responses if "declared" in r.get("text", "")]
+    assert len(confirmed) == len(titles)

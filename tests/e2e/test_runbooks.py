@@ -7,7 +7,7 @@ import json
 
 from tests.conftest import ADMIN_COOKIE, ANTHROPIC_KEY, APPROVERS, BOTH_DATABASES, CRON_SECRET
 from tests.support.db import drained, events, incident, until
-from tests.support.flows import block_text, declare
+from tests.support.flows import block_text, declare, opened_form
 from tests.support.runbook_ui import (
     approval_message,
     buttons,
@@ -209,8 +209,7 @@ async def test_force_logout_dry_run_then_execute_with_approval(ops_bot):
     [result] = await wait_action(ops_bot, 1)
     assert "count=1231" in result
 
-    await press(ops_bot, channel, "Force logout")
-    form = (await ops_bot.slack.wait_for("views.open"))[-1].args["view"]
+    form = await opened_form(ops_bot.slack, press(ops_bot, channel, "Force logout"))
     initial = {
         b["block_id"]: b["element"].get("initial_value")
         for b in form["blocks"]
@@ -236,8 +235,7 @@ async def test_force_logout_dry_run_then_execute_with_approval(ops_bot):
 
 
 async def open_maintenance_request(bot, channel, user="UALICE1"):
-    await press(bot, channel, "Enable maintenance mode", user=user)
-    form = (await bot.slack.wait_for("views.open"))[-1].args["view"]
+    form = await opened_form(bot.slack, press(bot, channel, "Enable maintenance mode", user=user))
     await bot.sender.submit_view(
         form, {"input:message": text_value(_initial(form, "input:message"))}, user=user
     )

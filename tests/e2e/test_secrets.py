@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from tests.conftest import ADMIN_COOKIE, ANTHROPIC_KEY, APPROVERS, COOKIE_VALUE, CRON_SECRET
 from tests.support.db import drained, events, until
-from tests.support.flows import declare
+from tests.support.flows import declare, opened_form
 from tests.support.runbook_ui import decide, press, wait_approval
 from tests.support.slack_sender import checkbox_values, text_value
 
@@ -60,8 +60,7 @@ async def test_no_secret_in_database_logs_or_slack(ops_bot, caplog):
     # And the two dangerous ones, through their forms and an approval.
     await ops_bot.sender.command("runbook data-breach", channel=channel)
     await until(lambda: _runbook_posted(ops_bot, "data-breach"))
-    await press(ops_bot, channel, "Force logout")
-    form = (await ops_bot.slack.wait_for("views.open"))[-1].args["view"]
+    form = await opened_form(ops_bot.slack, press(ops_bot, channel, "Force logout"))
     await ops_bot.sender.submit_view(
         form, {"input:reason": text_value("breach"), "input:exceptAdmins": checkbox_values("true")}
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from tests.conftest import INCIDENTS
@@ -11,16 +12,27 @@ from tests.support.db import drained, incidents
 async def declare(bot: Any, text: str, *, user: str = "UALICE1") -> Any:
     """Declare through the slash command and wait for Slack to show it; returns the incident."""
     before = len(await incidents(bot))
-    answered = len([r for r in bot.slack.responses if "declared" in r.get("text", "")])
+    seen = len([r for r in bot.slack.responses if _declared(r)])
     response = await bot.sender.command(f"declare {text}", user=user)
     assert response.status_code == 200
-    await bot.slack.wait_for_response(
-        count=answered + 1, where=lambda r: "declared" in r.get("text", "")
-    )
+    # This declare's confirmation, not an earlier one's (the work runs after the ack).
+    await bot.slack.wait_for_response(count=seen + 1, where=_declared)
     await drained(bot)
     rows = await incidents(bot)
     assert len(rows) == before + 1, "no incident was stored"
     return rows[-1]
+
+
+async def opened_form(slack: Any, request: Awaitable[Any]) -> dict[str, Any]:
+    """Send a request that opens a form and return that form, not one opened before it (the
+    form is opened after the request is acknowledged)."""
+    before = len(slack.calls_to("views.open"))
+    await request
+    return (await slack.wait_for("views.open", count=before + 1))[before].args["view"]
+
+
+def _declared(response: dict[str, Any]) -> bool:
+    return "declared" in response.get("text", "")
 
 
 def posts_to(slack: Any, channel: str, thread_ts: str | None = None) -> list[Any]:

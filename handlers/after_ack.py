@@ -1,0 +1,199 @@
+"""Acknowledge first, work after.
+
+Slack wants each request answered within 3 s, and the answer is all the person waits for;
+the work a command starts (database writes, replies, Slack calls) can follow. Bolt runs each
+listener to its end before it answers (`process_before_response`, set in handlers.server), so
+`split` runs the listener as a task of its own and lets Bolt answer as soon as the listener
+has called ack(): no polling for the ack, and the listener's work starts after the answer.
+
+That work is bounded and yields: at most `WORKERS` listeners past their ack do their work at
+once (a slot is freed at the listener's first reply, so a slow response_url holds nobody up);
+work from one channel starts in the order it came (`LANE_WAIT` at most behind the one before);
+and it waits up to `QUIET_WAIT` while requests are still waiting for their answer. Waiting
+work costs memory, not Slack's deadline (the request is answered), and none is dropped. On
+SIGTERM the server stops taking requests and `drain` waits for all of it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from slack_sdk.webhook import WebhookResponse
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+# Listeners past their ack doing their work at once. Their steps share the one event loop
+# with the acknowledgements; more at once would only make each answer wait behind more of them.
+WORKERS = 2
+# How long work waits for the work before it from the same channel, at most: long enough for
+# its database writes, short enough that a runbook action (up to ACTION_TIMEOUT) running for
+# one click does not hold up the channel's other commands.
+LANE_WAIT = 0.25
+# How long work holds back while requests wait for their answer, at most (so it still makes
+# progress under a steady stream of them).
+QUIET_WAIT = 0.05
+log = logging.getLogger(__name__)
+
+
+class _Pool:
+    """The running loop's work slots and lanes: one event loop is the resource shared out."""
+
+    def __init__(self) -> None:
+        self.slots = asyncio.Semaphore(WORKERS)
+        self.tails: dict[str, asyncio.Future[None]] = {}
+        self.tasks: set[asyncio.Task[None]] = set()  # listeners running past their ack
+        self.answering = 0  # requests between the listener's start and its answer
+        self.quiet = asyncio.Event()
+        self.quiet.set()
+
+    def started(self) -> None:
+        self.answering += 1
+        self.quiet.clear()
+
+    def answered(self) -> None:
+        self.answering -= 1
+        if not self.answering:
+            self.quiet.set()
+
+    async def admit(self) -> None:
+        """A work slot, once no request is waiting for its answer (or QUIET_WAIT passed):
+        work yields to answers, and still makes progress under a steady stream of them."""
+        if not self.quiet.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.quiet.wait(), QUIET_WAIT)
+        await self.slots.acquire()
+
+
+_pools: dict[asyncio.AbstractEventLoop, _Pool] = {}
+
+
+def _pool() -> _Pool:
+    loop = asyncio.get_running_loop()
+    for other in [known for known in _pools if known.is_closed()]:
+        del _pools[other]
+    return _pools.setdefault(loop, _Pool())
+
+
+async def drain(grace: float) -> int:
+    """Wait (`grace` seconds at most) for the work of every answered request, queued or
+    running; how many were still unfinished after that."""
+    pool = _pools.get(asyncio.get_running_loop())
+    if pool is None or not pool.tasks:
+        return 0
+    log.info("waiting for the work of %d answered request(s)", len(pool.tasks))
+    _done, pending = await asyncio.wait(set(pool.tasks), timeout=grace)
+    return len(pending)
+
+
+def _lane(body: dict[str, Any]) -> str:
+    """Requests from one channel (one incident, mostly) start their work in the order they
+    came: two notes typed one after the other are stored in that order."""
+    channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
+    if channel:
+        return "channel:" + channel
+    user = body.get("user_id") or (body.get("user") or {}).get("id") or ""
+    return "user:" + user
+
+
+async def split(kwargs: dict[str, Any], run: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    """Run `run(kwargs)` until it calls ack() (or ends) and return then; the rest goes on in
+    a task of its own: after the answer, after the lane's earlier work (LANE_WAIT at most), in
+    a free slot. Slot and lane are let go at the listener's first reply (its database work is
+    done by then; the reply is an HTTP call that need not hold anyone up) or at its end."""
+    pool = _pool()
+    loop = asyncio.get_running_loop()
+    acked: asyncio.Future[None] = loop.create_future()
+    answered: asyncio.Future[None] = loop.create_future()
+    key = _lane(kwargs.get("body") or {})
+    before = pool.tails.get(key)
+    mine: asyncio.Future[None] = loop.create_future()
+    pool.tails[key] = mine
+    held = False
+
+    def let_go() -> None:
+        nonlocal held
+        if held:
+            held = False
+            pool.slots.release()
+        if not mine.done():
+            mine.set_result(None)
+        if pool.tails.get(key) is mine:
+            del pool.tails[key]
+
+    ack = kwargs["ack"]
+
+    async def ack_then_wait(*args: Any, **ack_kwargs: Any) -> None:
+        nonlocal held
+        await ack(*args, **ack_kwargs)
+        if acked.done():
+            return
+        acked.set_result(None)
+        await answered  # the answer goes out before any of the work
+        if before is not None:
+            # Not `await before`: cancelling this task must not cancel that one.
+            await asyncio.wait({before}, timeout=LANE_WAIT)
+        await pool.admit()
+        held = True
+
+    respond = kwargs.get("respond")
+    send = _shared(respond, getattr(kwargs.get("client"), "session", None))
+
+    async def let_go_then_respond(*args: Any, **respond_kwargs: Any) -> Any:
+        let_go()
+        return await send(*args, **respond_kwargs)
+
+    async def listener() -> None:
+        changed = {"ack": ack_then_wait}
+        if respond is not None:
+            changed["respond"] = let_go_then_respond
+        try:
+            await run({**kwargs, **changed})
+        finally:
+            let_go()
+
+    pool.started()
+    task = asyncio.create_task(listener())
+    pool.tasks.add(task)
+    task.add_done_callback(pool.tasks.discard)
+    try:
+        await asyncio.wait({task, acked}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        pool.answered()
+        answered.set_result(None)
+
+
+def _shared(respond: Any, session: aiohttp.ClientSession | None) -> Callable[..., Awaitable[Any]]:
+    """Bolt's respond() opens a session and a connection per reply (a TLS handshake with
+    hooks.slack.com each); this posts the same message through the bot's one session when
+    the listener has the client that carries it."""
+    url = getattr(respond, "response_url", None)
+    if session is None or not url:
+        return respond  # type: ignore[no-any-return]
+
+    async def post(**fields: Any) -> WebhookResponse:
+        return await AsyncWebhookClient(url=url, session=session).send(**fields)
+
+    return post
+
+
+Listener = Callable[..., Awaitable[None]]
+
+
+def after_ack(listener: Listener) -> Listener:
+    """`split` for a listener with nobody to tell about an error (events): it is logged."""
+
+    async def run(kwargs: dict[str, Any]) -> None:
+        try:
+            await listener(**kwargs)
+        except Exception:
+            log.exception("listener %s failed", listener.__name__)
+
+    @functools.wraps(listener)
+    async def wrapper(**kwargs: Any) -> None:
+        await split(kwargs, run)
+
+    return wrapper
