@@ -149,11 +149,20 @@ class ConversationLog:
         try:
             async with self.db.transaction() as session:
                 await self._insert_new(session, messages)
+            return
         except IntegrityError:
-            # Another writer (a second replica) stored one of them at the same moment:
-            # store them one by one, so only that one is skipped.
-            for message in messages:
-                await self._once(message.event_id, lambda s, m=message: self._add_one(s, m))
+            pass  # another writer (a second replica) stored one of them at the same moment
+        except Exception:
+            if len(messages) == 1:
+                raise
+            # One message the database refuses must not take the others (acknowledged to
+            # Slack, so never sent again) down with it.
+            log.warning("a batch of %d messages failed; storing them one by one", len(messages))
+        # One by one, so only the message at fault is skipped.
+        for message in messages:
+            await self._guard(
+                self._once(message.event_id, lambda s, m=message: self._add_one(s, m))
+            )
 
     async def _insert_new(self, session: AsyncSession, messages: list[NewMessage]) -> None:
         """Store the messages that belong to an incident and are neither stored already nor a

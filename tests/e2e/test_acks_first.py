@@ -97,3 +97,26 @@ async def test_notes_sent_back_to_back_are_stored_in_the_order_they_were_typed(b
     rows = await until(noted, what="the eight notes")
     assert [r.text.split("noted: ")[1] for r in rows] == [f"step {i}" for i in range(8)]
     assert len(await incidents(bot)) == 1
+
+
+async def test_a_message_that_cannot_be_stored_does_not_take_its_batch_with_it(bot):
+    inc = await declare(bot, "P1 Site down")
+    channel = inc.channel_id
+    # A lone surrogate (valid JSON escape, not encodable as UTF-8): the database refuses
+    # that one row. The messages stored in the same batch must not be lost with it.
+    poison = {i for i in range(0, BURST, 10)}
+    sends = [
+        bot.sender.event(_message(channel, i, "bad \ud800" if i in poison else None))
+        for i in range(BURST)
+    ]
+    answers = await asyncio.gather(*sends)
+    assert {a.status_code for a in answers} == {200}
+
+    async def stored() -> list:
+        rows = await events(bot, 1, "message")
+        return rows if len(rows) >= BURST - len(poison) else []
+
+    await until(stored, what="every storable message of the burst")
+    rows = await events(bot, 1, "message")
+    expected = sorted(f"burst {i}" for i in range(BURST) if i not in poison)
+    assert sorted(r.text for r in rows) == expected
