@@ -7,7 +7,8 @@ listener to its end before it answers (`process_before_response`, set in handler
 has called ack(): no polling for the ack, and the listener's work starts after the answer.
 
 That work is bounded and yields: at most `WORKERS` listeners past their ack do their work at
-once (a slot is freed at the listener's first reply, so a slow response_url holds nobody up);
+once (a slot is freed at the listener's first reply, so a slow response_url holds nobody up,
+and after `SLOT_HOLD`, so a slow runbook action or Web API call does not either);
 work from one channel starts in the order it came (`LANE_WAIT` at most behind the one before);
 and it waits up to `QUIET_WAIT` while requests are still waiting for their answer. Waiting
 work costs memory, not Slack's deadline (the request is answered), and none is dropped. On
@@ -36,6 +37,10 @@ LANE_WAIT = 0.25
 # How long work holds back while requests wait for their answer, at most (so it still makes
 # progress under a steady stream of them).
 QUIET_WAIT = 0.05
+# How long work keeps its slot, at most. Work still going after that is waiting on something
+# slow (a runbook action up to ACTION_TIMEOUT, a slow Web API), not using the loop; holding
+# the slot would keep everyone else's work from starting (a form's trigger_id dies in 3 s).
+SLOT_HOLD = 1.0
 log = logging.getLogger(__name__)
 
 
@@ -113,12 +118,18 @@ async def split(kwargs: dict[str, Any], run: Callable[[dict[str, Any]], Awaitabl
     mine: asyncio.Future[None] = loop.create_future()
     pool.tails[key] = mine
     held = False
+    hold_timer: asyncio.TimerHandle | None = None
 
-    def let_go() -> None:
+    def free_slot() -> None:
         nonlocal held
         if held:
             held = False
             pool.slots.release()
+
+    def let_go() -> None:
+        free_slot()
+        if hold_timer is not None:
+            hold_timer.cancel()
         if not mine.done():
             mine.set_result(None)
         if pool.tails.get(key) is mine:
@@ -127,7 +138,7 @@ async def split(kwargs: dict[str, Any], run: Callable[[dict[str, Any]], Awaitabl
     ack = kwargs["ack"]
 
     async def ack_then_wait(*args: Any, **ack_kwargs: Any) -> None:
-        nonlocal held
+        nonlocal held, hold_timer
         await ack(*args, **ack_kwargs)
         if acked.done():
             return
@@ -138,6 +149,7 @@ async def split(kwargs: dict[str, Any], run: Callable[[dict[str, Any]], Awaitabl
             await asyncio.wait({before}, timeout=LANE_WAIT)
         await pool.admit()
         held = True
+        hold_timer = loop.call_later(SLOT_HOLD, free_slot)
 
     respond = kwargs.get("respond")
     send = _shared(respond, getattr(kwargs.get("client"), "session", None))

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from tests.support.db import events, incidents, until
+from tests.conftest import ADMIN_COOKIE, CRON_SECRET
+from tests.support.db import events, incident, incidents, until
 from tests.support.flows import declare
+from tests.support.runbook_ui import press
 
 BURST = 60
 
@@ -120,3 +122,35 @@ async def test_a_message_that_cannot_be_stored_does_not_take_its_batch_with_it(b
     rows = await events(bot, 1, "message")
     expected = sorted(f"burst {i}" for i in range(BURST) if i not in poison)
     assert sorted(r.text for r in rows) == expected
+
+
+async def test_two_slow_runbook_actions_do_not_hold_up_opening_a_form(start_bot, target):
+    bot = await start_bot(
+        service_url=target.url,
+        cron_secret=CRON_SECRET,
+        admin_session_cookie=ADMIN_COOKIE,
+        action_timeout=8,
+    )
+    channels = []
+    for title in ("Site down", "Checkout errors"):
+        inc = await declare(bot, f"P1 {title} --runbook site-down")
+        await until(lambda i=inc: _runbook_posted(bot, i.id), what="the runbook message")
+        channels.append(inc.channel_id)
+    target.delay("/api/health", 6)  # the service hangs, as it does in an incident
+    for channel in channels:
+        await press(bot, channel, "Check health")
+    await target.wait_for("/api/health", count=2)
+
+    # While both actions wait on the service, someone opens the declare form: Slack's
+    # trigger_id is good for 3 s, so the form must not wait for the actions to end.
+    before = len(bot.slack.calls_to("views.open"))
+    started = time.monotonic()
+    response = await bot.sender.command("declare")
+    assert response.status_code == 200
+    await bot.slack.wait_for("views.open", count=before + 1, timeout=10)
+    waited = time.monotonic() - started
+    assert waited < 2.5, f"the form opened {waited:.1f} s after the click"
+
+
+async def _runbook_posted(bot, number: int) -> bool:
+    return bool((await incident(bot, number)).runbook_ts)
