@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
-from sqlalchemy import func, update
+from sqlalchemy import and_, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -137,6 +137,9 @@ class OutboxWorker:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._limit = asyncio.Semaphore(concurrency)
+        # Ids this worker is sending now: its other rows left 'sending' (the database failed
+        # before the outcome was stored) are queued again by reclaim.
+        self._sending: set[int] = set()
         # Completed passes; lets a test know the worker looked after time moved.
         self.passes = 0
 
@@ -147,15 +150,20 @@ class OutboxWorker:
         self._task = asyncio.create_task(self._run(), name="outbox-worker")
 
     async def reclaim(self, since: datetime) -> int:
-        """Queue again the writes a dead replica was sending (see bot/replicas.py). Slack may
-        or may not have them; sending again is the lesser harm for mirrors (they are
-        refreshes or notes). A live replica's writes are left to it."""
+        """Queue again the writes a dead replica was sending (see bot/replicas.py), and those
+        this one left 'sending' and is no longer sending. Slack may or may not have them;
+        sending again is the lesser harm for mirrors (they are refreshes or notes). Another
+        live replica's writes are left to it."""
+        left_by_me = and_(
+            col(OutboxMessage.owner) == self.owner,
+            col(OutboxMessage.id).not_in(list(self._sending)),
+        )
         async with self.db.transaction() as session:
             result = await session.exec(
                 update(OutboxMessage)  # type: ignore[call-overload]
                 .where(
                     col(OutboxMessage.state) == SENDING,
-                    coordination.orphaned(OutboxMessage.owner, since),
+                    or_(coordination.orphaned(OutboxMessage.owner, since), left_by_me),
                 )
                 .values(state=PENDING, owner=None)
             )
@@ -265,22 +273,28 @@ class OutboxWorker:
 
     async def _deliver(self, job: Job) -> None:
         async with self._limit:
-            if not await self._claim(job):
-                return
-            executor = self.executors.get(job.op)
+            # Marked before the claim commits, so that reclaim never sees it unmarked.
+            self._sending.add(job.id)
             try:
-                if executor is None:
-                    raise PermanentError(f"no executor for op {job.op!r}")
-                await executor(job)
-            except Superseded:
-                await self._finish(
-                    job, state=DONE, done_at=self.clock.now(), last_error="superseded"
-                )
-                return
-            except Exception as exc:  # noqa: BLE001 - every failure is classified below
-                await self._failed(job, exc)
-                return
-            await self._finish(job, state=DONE, done_at=self.clock.now(), last_error=None)
+                await self._send(job)
+            finally:
+                self._sending.discard(job.id)
+
+    async def _send(self, job: Job) -> None:
+        if not await self._claim(job):
+            return
+        executor = self.executors.get(job.op)
+        try:
+            if executor is None:
+                raise PermanentError(f"no executor for op {job.op!r}")
+            await executor(job)
+        except Superseded:
+            await self._finish(job, state=DONE, done_at=self.clock.now(), last_error="superseded")
+            return
+        except Exception as exc:  # noqa: BLE001 - every failure is classified below
+            await self._failed(job, exc)
+            return
+        await self._finish(job, state=DONE, done_at=self.clock.now(), last_error=None)
 
     async def _failed(self, job: Job, exc: BaseException) -> None:
         attempts = job.attempts + 1

@@ -218,3 +218,41 @@ async def test_timestamps_come_back_as_utc_on_both_databases(db):
         raw = (await session.exec(text("SELECT declared_at FROM incident"))).scalar_one()  # type: ignore[call-overload]
     assert found.declared_at == NOW and found.declared_at.tzinfo is UTC
     assert str(raw).startswith("2026-03-14 09:30:00")
+
+
+async def test_a_write_this_replica_left_sending_is_queued_again_but_not_one_in_flight(db):
+    """A write whose outcome could not be stored (the database failed right after the Slack
+    call) stays 'sending' under this live replica's id: nobody else takes it over, so this
+    replica must, or its lane waits for a restart. One it is sending right now stays."""
+    clock = FakeClock(NOW)
+    async with db.transaction() as session:
+        session.add(Replica(id="me", started_at=NOW, seen_at=NOW))
+        for lane, state in (("left", "sending"), ("busy", "pending")):
+            session.add(
+                OutboxMessage(
+                    lane=lane,
+                    op=lane,
+                    payload="{}",
+                    state=state,
+                    owner="me" if state == "sending" else None,
+                    not_before=NOW,
+                    created_at=NOW,
+                )
+            )
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_send(job: object) -> None:
+        entered.set()
+        await release.wait()
+
+    worker = OutboxWorker(db, clock, {"busy": slow_send}, owner="me")
+    delivering = asyncio.create_task(worker.run_once())
+    await asyncio.wait_for(entered.wait(), 5)
+    try:
+        assert await worker.reclaim(NOW - timedelta(seconds=30)) == 1
+    finally:
+        release.set()
+        await delivering
+    async with db.session() as session:
+        rows = (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all()
+    assert [(r.lane, r.state) for r in rows] == [("left", "pending"), ("busy", "done")]
