@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import ColumnElement, and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -68,6 +68,9 @@ class RunbookService:
         self.db = db
         # This replica's id, written on the runs it is about to run (bot/replicas.py).
         self.owner = owner
+        # Runs this replica is running now: its other 'running' runs were left so (the
+        # database failed before the outcome was stored) and are recovered like a dead one's.
+        self._running: set[int] = set()
         self.clock = clock
         self.runbooks = runbooks
         self.executor = executor
@@ -406,6 +409,13 @@ class RunbookService:
     # ---- running ---------------------------------------------------------------------------
 
     async def _execute(self, run_id: int, ref: StepRef) -> StepRun:
+        self._running.add(run_id)  # before it is 'running', so recover never sees it unmarked
+        try:
+            return await self._run(run_id, ref)
+        finally:
+            self._running.discard(run_id)
+
+    async def _run(self, run_id: int, ref: StepRef) -> StepRun:
         async with self.db.transaction() as session:
             if not await _cas(
                 session,
@@ -469,6 +479,9 @@ class RunbookService:
         their outcome is unknown, and they are not run again by itself (the action may or may
         not have happened). Runs of live replicas are theirs to finish."""
         orphan = coordination.orphaned(StepRun.owner, since)
+        left_by_me = and_(
+            col(StepRun.owner) == self.owner, col(StepRun.id).not_in(list(self._running))
+        )
         count = 0
         async with self.db.transaction() as session:
             # Approved but never started: it did not run, so it can simply be pressed again.
@@ -482,12 +495,13 @@ class RunbookService:
                     finished_at=self.clock.now(),
                     summary="not run: the bot stopped before it started",
                 )
-            for run in await queries.runs_in_state(session, RUNNING, orphan):
+            stopped = or_(orphan, left_by_me)
+            for run in await queries.runs_in_state(session, RUNNING, stopped):
                 if not await _cas(
                     session,
                     run.id,  # type: ignore[arg-type]
                     RUNNING,
-                    orphan,
+                    stopped,
                     state=UNKNOWN,
                     finished_at=self.clock.now(),
                     summary="outcome unknown: the bot stopped while it ran",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+from storage.models import StepRun
 from tests.conftest import ADMIN_COOKIE, ANTHROPIC_KEY, APPROVERS, BOTH_DATABASES, CRON_SECRET
 from tests.support.db import drained, events, incident, until
 from tests.support.flows import block_text, declare, opened_form
@@ -454,3 +455,44 @@ async def test_a_stale_button_of_a_replaced_runbook_does_nothing(ops_bot):
     )[0]
     assert "`/incident runbook` posts the current one" in reply["text"]
     assert ops_bot.target.requests_to("/api/health") == []
+
+
+async def test_an_action_this_replica_left_running_is_reported_and_one_in_flight_is_not(
+    start_bot, target
+):
+    bot = await start_bot(
+        service_url=target.url,
+        cron_secret=CRON_SECRET,
+        admin_session_cookie=ADMIN_COOKIE,
+        action_timeout=5,
+        replica_timeout="1s",  # check-ins (and take-overs) every third of a second
+    )
+    inc = await declared_with(bot, "site-down")
+    # An action that ran while the database failed: its outcome could not be stored, and the
+    # run stays 'running' under this (live) replica's id. Nobody else takes it over; unless
+    # this replica does, the step can never be pressed again (one live run per step).
+    async with bot.services.db.transaction() as session:
+        session.add(
+            StepRun(
+                incident_id=inc.id,
+                runbook_id="site-down",
+                step_id="maintenance-on",
+                kind="http",
+                state="running",
+                requested_by="UALICE1",
+                requested_at=bot.clock.now(),
+                owner=bot.services.presence.id,
+            )
+        )
+    # Meanwhile an action really running through several check-ins is left alone.
+    target.delay("/api/health", 1.5)
+    await press(bot, inc.channel_id, "Check health")
+    await target.wait_for("/api/health")
+
+    async def reported() -> list[str]:
+        texts = await action_events(bot, inc.id)
+        return texts if len(texts) == 2 else []
+
+    texts = await until(reported, what="the left run reported and the running one's result")
+    assert any("*Enable maintenance mode*: outcome unknown" in t for t in texts), texts
+    assert any(t.startswith(":white_check_mark: ran *Check health*") for t in texts), texts
