@@ -68,8 +68,9 @@ class RunbookService:
         self.db = db
         # This replica's id, written on the runs it is about to run (bot/replicas.py).
         self.owner = owner
-        # Runs this replica is running now: its other 'running' runs were left so (the
-        # database failed before the outcome was stored) and are recovered like a dead one's.
+        # Runs this replica is running now. Its other runs started before `since` and still
+        # 'running' were left so (the database failed before the outcome was stored) and
+        # are recovered like a dead replica's.
         self._running: set[int] = set()
         self.clock = clock
         self.runbooks = runbooks
@@ -479,8 +480,12 @@ class RunbookService:
         their outcome is unknown, and they are not run again by itself (the action may or may
         not have happened). Runs of live replicas are theirs to finish."""
         orphan = coordination.orphaned(StepRun.owner, since)
+        # Started before `since`: a run this replica starts after `_running` was read here
+        # (and before the UPDATE) is not taken for a left one.
         left_by_me = and_(
-            col(StepRun.owner) == self.owner, col(StepRun.id).not_in(list(self._running))
+            col(StepRun.owner) == self.owner,
+            col(StepRun.started_at) < since,
+            col(StepRun.id).not_in(list(self._running)),
         )
         count = 0
         async with self.db.transaction() as session:

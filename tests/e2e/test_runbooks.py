@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 
 from storage.models import StepRun
 from tests.conftest import ADMIN_COOKIE, ANTHROPIC_KEY, APPROVERS, BOTH_DATABASES, CRON_SECRET
@@ -480,14 +481,17 @@ async def test_an_action_this_replica_left_running_is_reported_and_one_in_flight
                 kind="http",
                 state="running",
                 requested_by="UALICE1",
-                requested_at=bot.clock.now(),
+                requested_at=bot.clock.now() - timedelta(minutes=1),
+                started_at=bot.clock.now() - timedelta(minutes=1),
                 owner=bot.services.presence.id,
             )
         )
-    # Meanwhile an action really running through several check-ins is left alone.
+    # Meanwhile an action really running through several check-ins, and for longer than
+    # REPLICA_TIMEOUT, is left alone.
     target.delay("/api/health", 1.5)
     await press(bot, inc.channel_id, "Check health")
     await target.wait_for("/api/health")
+    bot.clock.advance(seconds=5)
 
     async def reported() -> list[str]:
         texts = await action_events(bot, inc.id)
