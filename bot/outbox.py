@@ -137,9 +137,11 @@ class OutboxWorker:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._limit = asyncio.Semaphore(concurrency)
-        # Ids this worker is sending now: its other rows left 'sending' (the database failed
-        # before the outcome was stored) are queued again by reclaim.
-        self._sending: set[int] = set()
+        # Ids whose delivery failed with an error around the database (the outcome could not
+        # be stored): they may be left 'sending' under this live replica's id, which nobody
+        # else takes over, so reclaim queues them again. None of them is being sent: a
+        # 'sending' row is never picked again until it is queued again.
+        self._left: set[int] = set()
         # Completed passes; lets a test know the worker looked after time moved.
         self.passes = 0
 
@@ -154,10 +156,8 @@ class OutboxWorker:
         this one left 'sending' and is no longer sending. Slack may or may not have them;
         sending again is the lesser harm for mirrors (they are refreshes or notes). Another
         live replica's writes are left to it."""
-        left_by_me = and_(
-            col(OutboxMessage.owner) == self.owner,
-            col(OutboxMessage.id).not_in(list(self._sending)),
-        )
+        left = list(self._left)
+        left_by_me = and_(col(OutboxMessage.owner) == self.owner, col(OutboxMessage.id).in_(left))
         async with self.db.transaction() as session:
             result = await session.exec(
                 update(OutboxMessage)  # type: ignore[call-overload]
@@ -167,6 +167,7 @@ class OutboxWorker:
                 )
                 .values(state=PENDING, owner=None)
             )
+        self._left.difference_update(left)
         return result.rowcount
 
     async def stop(self, grace: float = 10.0) -> None:
@@ -273,12 +274,13 @@ class OutboxWorker:
 
     async def _deliver(self, job: Job) -> None:
         async with self._limit:
-            # Marked before the claim commits, so that reclaim never sees it unmarked.
-            self._sending.add(job.id)
+            if job.id in self._left:
+                return  # reclaim looks at it first (it may still be 'sending' under this id)
             try:
                 await self._send(job)
-            finally:
-                self._sending.discard(job.id)
+            except Exception:
+                self._left.add(job.id)
+                raise
 
     async def _send(self, job: Job) -> None:
         if not await self._claim(job):

@@ -4,6 +4,8 @@ the bot relies on, and the claims that make work happen once across replicas."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,8 +14,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.outbox import OutboxWorker
 from storage import coordination
@@ -220,39 +223,65 @@ async def test_timestamps_come_back_as_utc_on_both_databases(db):
     assert str(raw).startswith("2026-03-14 09:30:00")
 
 
-async def test_a_write_this_replica_left_sending_is_queued_again_but_not_one_in_flight(db):
-    """A write whose outcome could not be stored (the database failed right after the Slack
-    call) stays 'sending' under this live replica's id: nobody else takes it over, so this
-    replica must, or its lane waits for a restart. One it is sending right now stays."""
+class _FailsWhenAsked(Database):
+    """The database failing for one transaction, when the test says so."""
+
+    fail_next = False
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        if self.fail_next:
+            self.fail_next = False
+            raise OperationalError("UPDATE outbox", {}, ConnectionError("connection lost"))
+        async with super().transaction() as session:
+            yield session
+
+
+def _pending(lane: str) -> OutboxMessage:
+    return OutboxMessage(
+        lane=lane, op=lane, payload="{}", state="pending", not_before=NOW, created_at=NOW
+    )
+
+
+async def test_a_write_this_replica_left_sending_is_queued_again_but_not_one_in_flight(
+    database_url, db
+):
+    """The database fails right after the Slack call: the write stays 'sending' under this
+    live replica's id, which nobody else takes over, so this replica queues it again (or its
+    lane would wait for a restart). A write it is sending right now is left alone."""
+    flaky = _FailsWhenAsked(database_url)
     clock = FakeClock(NOW)
-    async with db.transaction() as session:
-        session.add(Replica(id="me", started_at=NOW, seen_at=NOW))
-        for lane, state in (("left", "sending"), ("busy", "pending")):
-            session.add(
-                OutboxMessage(
-                    lane=lane,
-                    op=lane,
-                    payload="{}",
-                    state=state,
-                    owner="me" if state == "sending" else None,
-                    not_before=NOW,
-                    created_at=NOW,
-                )
-            )
     entered, release = asyncio.Event(), asyncio.Event()
+
+    async def sent_then_database_fails(job: object) -> None:
+        flaky.fail_next = True
 
     async def slow_send(job: object) -> None:
         entered.set()
         await release.wait()
 
-    worker = OutboxWorker(db, clock, {"busy": slow_send}, owner="me")
-    delivering = asyncio.create_task(worker.run_once())
-    await asyncio.wait_for(entered.wait(), 5)
+    executors = {"left": sent_then_database_fails, "busy": slow_send}
+    worker = OutboxWorker(flaky, clock, executors, owner="me")
     try:
-        assert await worker.reclaim(NOW - timedelta(seconds=30)) == 1
+        async with flaky.transaction() as session:
+            session.add(Replica(id="me", started_at=NOW, seen_at=NOW))
+            session.add(_pending("left"))
+        with pytest.raises(OperationalError):
+            await worker.run_once()
+        async with flaky.transaction() as session:
+            session.add(_pending("busy"))
+        delivering = asyncio.create_task(worker.run_once())
+        await asyncio.wait_for(entered.wait(), 5)
+        try:
+            assert await worker.reclaim(NOW - timedelta(seconds=30)) == 1
+        finally:
+            release.set()
+            await delivering
+        async with flaky.session() as session:
+            rows = (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all()
+        assert [(r.lane, r.state, r.owner) for r in rows] == [
+            ("left", "pending", None),
+            ("busy", "done", "me"),
+        ]
     finally:
-        release.set()
-        await delivering
-    async with db.session() as session:
-        rows = (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all()
-    assert [(r.lane, r.state) for r in rows] == [("left", "pending"), ("busy", "done")]
+        await flaky.close()
