@@ -98,7 +98,9 @@ async def open_public_titles(
     """Open public incidents whose title contains one of `words` (lower-case letters and
     digits), as (id, title), oldest first. The database rules out the many that share no word,
     so a declare reads a few titles, not every open one. A superset: "db" also finds
-    "mongodb"; the caller compares the words themselves."""
+    "mongodb"; the caller compares the words themselves. (SQLite's lower() folds ASCII only:
+    a title could be missed only through the two letters Python lowers to ASCII, the Kelvin
+    sign and dotted capital I.)"""
     if not words:
         return []
     title = func.lower(Incident.title)
