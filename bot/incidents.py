@@ -128,10 +128,11 @@ class IncidentService:
             return await queries.open_incidents(session)
 
     async def similar_open(self, title: str) -> Incident | None:
-        # Titles only (not whole rows): this runs on every declare, in the worst hour.
-        async with self.db.session() as session:
-            candidates = await queries.open_public_titles(session)
+        # Runs on every declare, in the worst hour: the database returns only the open titles
+        # that share a word with this one (not every open incident), titles only, not rows.
         wanted = words(title)
+        async with self.db.session() as session:
+            candidates = await queries.open_public_titles(session, wanted)
         match = next((i for i, other in candidates if overlap(wanted, words(other))), None)
         return await self.get(match) if match is not None else None
 

@@ -82,6 +82,10 @@ def enqueue(
     )
 
 
+async def _open_gate() -> None:
+    return None
+
+
 def _retry_delay(exc: BaseException, attempts: int) -> timedelta | None:
     """How long to wait before retrying, or None when the error is permanent."""
     backoff = min(timedelta(seconds=2 ** min(attempts, 10)), MAX_BACKOFF)
@@ -144,6 +148,9 @@ class OutboxWorker:
         self._left: set[int] = set()
         # Completed passes; lets a test know the worker looked after time moved.
         self.passes = 0
+        # Awaited before each delivery: the HTTP server sets it to hold back (briefly) while
+        # requests wait for their answer, since deliveries share the event loop with them.
+        self.gate: Callable[[], Awaitable[None]] = _open_gate
 
     def wake(self) -> None:
         self._wake.set()
@@ -276,6 +283,7 @@ class OutboxWorker:
         async with self._limit:
             if job.id in self._left:
                 return  # reclaim looks at it first (it may still be 'sending' under this id)
+            await self.gate()
             try:
                 await self._send(job)
             except Exception:

@@ -30,6 +30,9 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 # Listeners past their ack doing their work at once. Their steps share the one event loop
 # with the acknowledgements; more at once would only make each answer wait behind more of them.
 WORKERS = 2
+# Of those, how many may start while requests are waiting for their answer: in a burst the
+# work still goes on (none starves), one at a time, and takes both slots again once it is quiet.
+BUSY_WORKERS = 1
 # How long work waits for the work before it from the same channel, at most: long enough for
 # its database writes, short enough that a runbook action (up to ACTION_TIMEOUT) running for
 # one click does not hold up the channel's other commands.
@@ -49,6 +52,7 @@ class _Pool:
 
     def __init__(self) -> None:
         self.slots = asyncio.Semaphore(WORKERS)
+        self.busy_slots = asyncio.Semaphore(BUSY_WORKERS)
         self.tails: dict[str, asyncio.Future[None]] = {}
         self.tasks: set[asyncio.Task[None]] = set()  # listeners running past their ack
         self.answering = 0  # requests between the listener's start and its answer
@@ -64,13 +68,27 @@ class _Pool:
         if not self.answering:
             self.quiet.set()
 
-    async def admit(self) -> None:
+    async def admit(self) -> bool:
         """A work slot, once no request is waiting for its answer (or QUIET_WAIT passed):
-        work yields to answers, and still makes progress under a steady stream of them."""
+        work yields to answers, and still makes progress under a steady stream of them. True
+        if it was taken while requests were waiting: then it holds one of the BUSY_WORKERS."""
         if not self.quiet.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.quiet.wait(), QUIET_WAIT)
         await self.slots.acquire()
+        if self.quiet.is_set():
+            return False
+        try:
+            await self.busy_slots.acquire()
+        except BaseException:
+            self.slots.release()
+            raise
+        return True
+
+    def release(self, busy: bool) -> None:
+        self.slots.release()
+        if busy:
+            self.busy_slots.release()
 
 
 _pools: dict[asyncio.AbstractEventLoop, _Pool] = {}
@@ -81,6 +99,20 @@ def _pool() -> _Pool:
     for other in [known for known in _pools if known.is_closed()]:
         del _pools[other]
     return _pools.setdefault(loop, _Pool())
+
+
+def quiet() -> bool:
+    """No request of the running loop is waiting for its answer."""
+    return _pool().quiet.is_set()
+
+
+async def yield_to_answers() -> None:
+    """Wait while requests wait for their answer (QUIET_WAIT at most): for background work
+    of the same loop (Slack writes from the outbox) that nobody is waiting for."""
+    pool = _pool()
+    if not pool.quiet.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(pool.quiet.wait(), QUIET_WAIT)
 
 
 async def drain(grace: float) -> int:
@@ -97,7 +129,13 @@ async def drain(grace: float) -> int:
 def _lane(body: dict[str, Any]) -> str:
     """Requests from one channel (one incident, mostly) start their work in the order they
     came: two notes typed one after the other are stored in that order."""
-    channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
+    event = body.get("event") or {}
+    channel = (
+        body.get("channel_id")
+        or (body.get("channel") or {}).get("id")
+        or event.get("channel")
+        or (event.get("item") or {}).get("channel")
+    )
     if channel:
         return "channel:" + channel
     user = body.get("user_id") or (body.get("user") or {}).get("id") or ""
@@ -117,14 +155,14 @@ async def split(kwargs: dict[str, Any], run: Callable[[dict[str, Any]], Awaitabl
     before = pool.tails.get(key)
     mine: asyncio.Future[None] = loop.create_future()
     pool.tails[key] = mine
-    held = False
+    held: bool | None = None  # a slot (True: one of the busy ones), None when not holding one
     hold_timer: asyncio.TimerHandle | None = None
 
     def free_slot() -> None:
         nonlocal held
-        if held:
-            held = False
-            pool.slots.release()
+        if held is not None:
+            pool.release(held)
+            held = None
 
     def let_go() -> None:
         free_slot()
@@ -147,8 +185,7 @@ async def split(kwargs: dict[str, Any], run: Callable[[dict[str, Any]], Awaitabl
         if before is not None:
             # Not `await before`: cancelling this task must not cancel that one.
             await asyncio.wait({before}, timeout=LANE_WAIT)
-        await pool.admit()
-        held = True
+        held = await pool.admit()
         hold_timer = loop.call_later(SLOT_HOLD, free_slot)
 
     respond = kwargs.get("respond")

@@ -19,7 +19,7 @@ import handlers
 from bot.clock import Clock
 from bot.services import Services, open_services
 from bot.settings import Settings
-from handlers import after_ack
+from handlers import after_ack, collector
 from handlers.alerts import ALERTS_PATH, alert_webhook
 from handlers.auth import BotIdentity
 
@@ -61,6 +61,9 @@ async def build_bolt_app(services: Services) -> AsyncApp:
         log.error("unhandled error in a listener (%s): %r", body.get("type"), error)
 
     handlers.register(app, services)
+    # Slack writes from the outbox share this loop with the acknowledgements: they hold back
+    # while requests wait for their answer, as the listeners' work does.
+    services.outbox.gate = after_ack.yield_to_answers
     return app
 
 
@@ -164,7 +167,9 @@ async def serve(settings: Settings) -> None:
         await web.TCPSite(runner, "0.0.0.0", settings.port).start()  # noqa: S104
         log.info("connected to Slack over Socket Mode; /healthz on port %s", settings.port)
         gc.freeze()  # see below
+        collecting = asyncio.create_task(collector.collect_when_quiet(after_ack.quiet))
         await stop.wait()
+        collecting.cancel()
         await handler.close_async()
         await runner.cleanup()
         await finish_in_flight(10.0)
@@ -177,6 +182,9 @@ async def serve(settings: Settings) -> None:
     # objects with the event loop stopped (70 ms each, measured) every so often under load.
     gc.freeze()
     sys.setswitchinterval(SWITCH_INTERVAL)
+    # Full collections when no request waits for its answer (handlers/collector.py).
+    collecting = asyncio.create_task(collector.collect_when_quiet(after_ack.quiet))
     await stop.wait()
     log.info("stopping")
+    collecting.cancel()
     await running.stop()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, insert, update
+from sqlalchemy import ColumnElement, func, insert, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -92,9 +92,26 @@ async def open_incidents(session: AsyncSession) -> Sequence[Incident]:
     return (await session.exec(stmt)).all()
 
 
-async def open_public_titles(session: AsyncSession) -> Sequence[tuple[int, str]]:
-    stmt = select(Incident.id, Incident.title).where(
-        Incident.status != RESOLVED, col(Incident.private).is_(False)
+async def open_public_titles(
+    session: AsyncSession, words: Collection[str]
+) -> Sequence[tuple[int, str]]:
+    """Open public incidents whose title contains one of `words` (lower-case letters and
+    digits), as (id, title), oldest first. The database rules out the many that share no word,
+    so a declare reads a few titles, not every open one. A superset: "db" also finds
+    "mongodb"; the caller compares the words themselves. (SQLite's lower() folds ASCII only:
+    a title could be missed only through the two letters Python lowers to ASCII, the Kelvin
+    sign and dotted capital I.)"""
+    if not words:
+        return []
+    title = func.lower(Incident.title)
+    stmt = (
+        select(Incident.id, Incident.title)
+        .where(
+            Incident.status != RESOLVED,
+            col(Incident.private).is_(False),
+            or_(*(title.contains(word, autoescape=True) for word in sorted(words))),
+        )
+        .order_by(col(Incident.id))
     )
     return (await session.exec(stmt)).all()  # type: ignore[return-value]
 
