@@ -161,7 +161,7 @@ async def measure(
         gc.collect()
         started = time.perf_counter()
         async with services.db.session() as session:
-            events = await queries.timeline(session, INCIDENT_ID)
+            events = await queries.document_timeline(session, INCIDENT_ID)
             step_runs = await queries.runs_for_incident(session, INCIDENT_ID)
         loaded = time.perf_counter()
         markdown = services.documents.postmortem(incident, events, step_runs)

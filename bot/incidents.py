@@ -376,9 +376,9 @@ class IncidentService:
                 f"{escape(truncate(one_line(incident.root_cause), 500))}",
                 {"from": old.value, "to": Status.RESOLVED.value},
             )
-            timeline = await queries.timeline(session, incident.id)  # type: ignore[arg-type]
+            events = await queries.document_timeline(session, incident.id)  # type: ignore[arg-type]
             runs = await queries.runs_for_incident(session, incident.id)  # type: ignore[arg-type]
-            incident.postmortem_md = self.documents.postmortem(incident, timeline, runs)
+            incident.postmortem_md = self.documents.postmortem(incident, events, runs)
             self._announce(session, incident, event)
             self._refresh_all(session, incident)
             # The postmortem first: the summary in #incidents links to it.
@@ -431,9 +431,9 @@ class IncidentService:
                 raise IncidentError(
                     f"INC-{incident_id} is not resolved yet; the postmortem is drafted on resolve."
                 )
-            timeline_rows = await queries.timeline(session, incident_id)
+            events = await queries.document_timeline(session, incident_id)
             runs = await queries.runs_for_incident(session, incident_id)
-            incident.postmortem_md = self.documents.postmortem(incident, timeline_rows, runs)
+            incident.postmortem_md = self.documents.postmortem(incident, events, runs)
             session.add(incident)
             self._enqueue(session, incident, "upload_postmortem")
         self.wake_outbox()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.documents import Documents
+from bot.documents import Documents, document_events
 from bot.runbooks import DEFAULT_RUNBOOK_DIR, load_runbooks
 from bot.templates import Templates
 from storage.models import Incident, StepRun, TimelineEvent
@@ -150,7 +150,9 @@ def check_golden(name: str, rendered: str) -> None:
 
 
 def test_postmortem_golden(documents):
-    check_golden("postmortem.md", documents.postmortem(incident(), timeline(), runs()))
+    check_golden(
+        "postmortem.md", documents.postmortem(incident(), document_events(timeline()), runs())
+    )
 
 
 def test_breach_notice_golden(documents):
@@ -200,7 +202,7 @@ def test_digest_golden(documents):
 
 
 def test_markdown_has_no_slack_markup_and_slack_text_is_escaped(documents):
-    markdown = documents.postmortem(incident(), timeline(), runs())
+    markdown = documents.postmortem(incident(), document_events(timeline()), runs())
     assert "<@" not in markdown and "&lt;" not in markdown and "<https" not in markdown
     assert "[dash](https://x.io)" in markdown and "typo" not in markdown
     summary = documents.summary(incident(), at(42), None)

@@ -18,10 +18,19 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.documents import document_events
 from bot.outbox import OutboxWorker
-from storage import coordination
+from storage import coordination, queries
 from storage.db import Database, alembic_config
-from storage.models import Clock, Incident, OutboxMessage, ProcessedEvent, Replica, StepRun
+from storage.models import (
+    Clock,
+    Incident,
+    OutboxMessage,
+    ProcessedEvent,
+    Replica,
+    StepRun,
+    TimelineEvent,
+)
 from tests.conftest import BOTH_DATABASES
 from tests.support.clock import FakeClock
 
@@ -221,6 +230,51 @@ async def test_timestamps_come_back_as_utc_on_both_databases(db):
         raw = (await session.exec(text("SELECT declared_at FROM incident"))).scalar_one()  # type: ignore[call-overload]
     assert found.declared_at == NOW and found.declared_at.tzinfo is UTC
     assert str(raw).startswith("2026-03-14 09:30:00")
+
+
+async def test_a_documents_timeline_reads_as_the_orm_events_would(db):
+    """document_timeline formats the time of day in SQL (strftime / to_char): the same rows,
+    order and "HH:MM" (UTC, midnight and one second before a minute included) as built in
+    Python from the ORM objects, deleted events left out."""
+    async with db.transaction() as session:
+        session.add(_incident(1))
+        session.add(_incident(2))
+        await session.flush()
+        times = [
+            NOW.replace(hour=23, minute=59, second=59, microsecond=999_999),
+            NOW.replace(hour=0, minute=0),
+            NOW.replace(hour=9, minute=5, second=30),
+            NOW.replace(hour=9, minute=5, second=30),  # same instant: the id decides
+            NOW.replace(hour=17, minute=45),
+        ]
+        for i, at in enumerate(times):
+            session.add(
+                TimelineEvent(
+                    incident_id=1,
+                    at=at,
+                    actor="bot" if i == 2 else f"U{i}",
+                    kind="status" if i == 1 else "message",
+                    text=f"event {i}",
+                    key=i == 3,
+                    deleted=i == 4,
+                    data='{"to": "identified"}' if i == 1 else None,
+                )
+            )
+        session.add(TimelineEvent(incident_id=2, at=NOW, actor="U9", kind="note", text="other"))
+    async with db.session() as session:
+        rows = await queries.document_timeline(session, 1)
+        orm = await queries.timeline(session, 1)
+    # By name, as the documents read them, and by position, as the timeline table does.
+    got = [(r.time, r.actor, r.kind, r.text, r.key, r.data) for r in rows]
+    assert got == [tuple(row) for row in rows]
+    assert got == [tuple(event) for event in document_events(orm)]
+    assert [(row[0], row[3]) for row in got] == [
+        ("00:00", "event 1"),
+        ("09:05", "event 2"),
+        ("09:05", "event 3"),
+        ("23:59", "event 0"),
+    ]
+    assert got[0][5] == '{"to": "identified"}' and got[2][4] is True
 
 
 class _FailsWhenAsked(Database):
