@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -58,10 +59,12 @@ class _Pool:
         self.answering = 0  # requests between the listener's start and its answer
         self.quiet = asyncio.Event()
         self.quiet.set()
+        self.last_start = time.monotonic()
 
     def started(self) -> None:
         self.answering += 1
         self.quiet.clear()
+        self.last_start = time.monotonic()
 
     def answered(self) -> None:
         self.answering -= 1
@@ -101,9 +104,9 @@ def _pool() -> _Pool:
     return _pools.setdefault(loop, _Pool())
 
 
-def quiet() -> bool:
-    """No request of the running loop is waiting for its answer."""
-    return _pool().quiet.is_set()
+def since_request() -> float:
+    """Seconds since a request of the running loop last reached its listener."""
+    return time.monotonic() - _pool().last_start
 
 
 async def yield_to_answers() -> None:

@@ -34,11 +34,9 @@ MAX_BODY = 1024 * 1024
 SWITCH_INTERVAL = 0.0005
 
 
-async def build_bolt_app(services: Services) -> AsyncApp:
+def build_bolt_app(services: Services, identity: BotIdentity) -> AsyncApp:
     settings = services.settings
     secret = settings.slack_signing_secret
-    identity = BotIdentity(services.client)
-    await identity.warm()
     app = AsyncApp(
         # Token-less: the token comes from `authorize`; listeners' clients share this base URL.
         client=AsyncWebClient(
@@ -137,11 +135,22 @@ async def start_http(
 ) -> Running:
     """Start the bot's HTTP server; port=0 picks a free port (tests)."""
     services = await open_services(settings, clock, outbox_poll=outbox_poll)
-    bolt = await build_bolt_app(services)
+    identity = BotIdentity(services.client)
+    # Asking Slack who the bot is (a Web API round trip) goes on while the server starts;
+    # a request arriving before the answer waits for it. A rejected token still stops the bot.
+    checking = asyncio.create_task(identity.warm())
+    bolt = build_bolt_app(services, identity)
     runner = web.AppRunner(build_web_app(services, bolt), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, settings.port if port is None else port)
-    await site.start()
+    try:
+        await runner.setup()
+        site = web.TCPSite(runner, host, settings.port if port is None else port)
+        await site.start()
+        await checking
+    except BaseException:
+        checking.cancel()
+        await runner.cleanup()
+        await services.close()
+        raise
     bound = runner.addresses[0][1] if runner.addresses else settings.port
     return Running(services, bolt, runner, bound)
 
@@ -157,7 +166,13 @@ async def serve(settings: Settings) -> None:
         from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
         services = await open_services(settings)
-        bolt = await build_bolt_app(services)
+        identity = BotIdentity(services.client)
+        try:
+            await identity.warm()
+        except BaseException:
+            await services.close()
+            raise
+        bolt = build_bolt_app(services, identity)
         assert settings.slack_app_token is not None
         handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
         await handler.connect_async()
@@ -167,7 +182,7 @@ async def serve(settings: Settings) -> None:
         await web.TCPSite(runner, "0.0.0.0", settings.port).start()  # noqa: S104
         log.info("connected to Slack over Socket Mode; /healthz on port %s", settings.port)
         gc.freeze()  # see below
-        collecting = asyncio.create_task(collector.collect_when_quiet(after_ack.quiet))
+        collecting = asyncio.create_task(collector.collect_when_idle(after_ack.since_request))
         await stop.wait()
         collecting.cancel()
         await handler.close_async()
@@ -182,8 +197,8 @@ async def serve(settings: Settings) -> None:
     # objects with the event loop stopped (70 ms each, measured) every so often under load.
     gc.freeze()
     sys.setswitchinterval(SWITCH_INTERVAL)
-    # Full collections when no request waits for its answer (handlers/collector.py).
-    collecting = asyncio.create_task(collector.collect_when_quiet(after_ack.quiet))
+    # Full collections while no requests come in (handlers/collector.py).
+    collecting = asyncio.create_task(collector.collect_when_idle(after_ack.since_request))
     await stop.wait()
     log.info("stopping")
     collecting.cancel()

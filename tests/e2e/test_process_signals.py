@@ -7,13 +7,15 @@ import asyncio
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 
 from tests.conftest import INCIDENTS, SIGNING_SECRET
 from tests.fakes.slack_api import FakeSlack
-from tests.support.process import BotProcess, process_env
+from tests.support.process import ROOT, BotProcess, process_env
 from tests.support.runbook_ui import buttons
 from tests.support.slack_sender import SlackSender
 
@@ -127,3 +129,20 @@ async def test_sigterm_right_after_a_burst_finishes_the_work_of_every_answered_c
     assert stored == set(titles)
     confirmed = [r for r in slack.responses if "declared" in r.get("text", "")]
     assert len(confirmed) == len(titles)
+
+
+async def test_a_token_slack_rejects_stops_the_bot_with_one_line(tmp_path, slack, processes):
+    """auth.test runs while the server starts (so start-up does not wait a Web API round trip
+    for it), but a token Slack rejects still ends the process, exit code 2, and says why."""
+    slack.fail("auth.test", "token_revoked")
+    env = process_env(slack.base_url, f"sqlite:///{tmp_path / 'bot.db'}")
+    bot = BotProcess(env)
+    processes.append(bot)
+    bot.proc = subprocess.Popen(  # noqa: ASYNC220 - watched by wait_exit
+        [sys.executable, "-m", "bot"], cwd=ROOT, env=env, stderr=bot.log
+    )
+    assert await bot.wait_exit() == 2
+    tail = bot.stderr_tail()
+    assert "incident-bot: SLACK_BOT_TOKEN was rejected by Slack: token_revoked" in tail
+    assert env["SLACK_BOT_TOKEN"] not in tail
+    assert [c.failed for c in slack.calls_to("auth.test")] == ["token_revoked"]
