@@ -62,6 +62,7 @@ class Config:
     rate: float
     slow_latency: float
     warmup: int  # untimed commands first, so no figure includes first-call costs
+    rounds: int  # mixed phases, each bot round right after a reference round
     paced: int
     ingest: int
     slow: int
@@ -84,6 +85,7 @@ class Config:
             rate=200.0,
             slow_latency=5.0,
             warmup=max(8, requests // 20),
+            rounds=args.rounds or (1 if args.quick else 3),
             paced=requests,
             ingest=requests,
             slow=max(8, requests // 10),
@@ -142,6 +144,11 @@ def summary(samples: list[Sample], wall: float = 0.0) -> dict[str, Any]:
     }
 
 
+def pooled(phases: list[Phase]) -> Phase:
+    """Several runs of a phase as one: every sample, the walls added up."""
+    return Phase([s for p in phases for s in p.samples], sum(p.wall for p in phases))
+
+
 def by_kind(phase: Phase, kinds: Iterable[str]) -> dict[str, Any]:
     result = {kind: summary(phase.of([kind])) for kind in kinds}
     result["all"] = summary(phase.samples, phase.wall)
@@ -160,6 +167,9 @@ class Meter:
         self.mine = time.process_time()
         self.theirs = cpu_seconds(self.target.pid) if self.target.pid else math.nan
         return self
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.wall
 
     def __exit__(self, *exc: object) -> None:
         wall = time.perf_counter() - self.wall
@@ -244,7 +254,7 @@ async def _run(
     }
     bot = await _startups(cfg, work, fake, targets, results)
     factory = load.RequestFactory(SIGNING_SECRET, fake.url)
-    await _reference(cfg, work, fake, targets, results, factory)
+    reference = await _start_reference(cfg, work, fake, targets, results, factory)
 
     if bot is None:
         say("bot: in-process start_http")
@@ -258,7 +268,7 @@ async def _run(
     await outbox_settled(bot, cfg.settle_timeout)
     ingest = await _ingest(cfg, bot, db, incident_id, channel, factory, results)
     phases = await _commands(
-        cfg, bot, db, incident_id, ingest.sent(MESSAGE), channel, factory, results, fake
+        cfg, bot, reference, db, incident_id, ingest.sent(MESSAGE), channel, factory, results, fake
     )
 
     sent = {MESSAGE: ingest.sent(MESSAGE), NOTE: 0, DECLARE: 0}
@@ -293,7 +303,8 @@ async def _startups(
     cfg: Config, work: Path, fake: FakeSlack, targets: list[Target], results: dict[str, Any]
 ) -> Target | None:
     """Start-up time and idle memory, always of `python -m bot` in a subprocess on a fresh
-    database. The last one stays up as the bot under load (unless --in-process)."""
+    database, then once more as a restart on the first one's database. The last fresh one
+    stays up as the bot under load (unless --in-process)."""
     startups: list[float] = []
     idle: list[int] = []
     bot: Target | None = None
@@ -310,42 +321,63 @@ async def _startups(
             targets.remove(launched)
         else:
             bot = launched
-    results["startup"] = {"runs": startups, "median": statistics.median(startups)}
-    results["rss"] = {"idle_kb": max(idle), "idle_runs_kb": idle}
+    # A restart, the usual start (a deploy): the same database, its schema already current.
+    say("restart on the first start's database")
+    again = await launch_bot(work / "start-0", fake.base_url)
+    targets.append(again)
+    assert again.started_in is not None and again.pid is not None
+    await asyncio.sleep(IDLE_SETTLE)
+    restart_kb = memory_kb(again.pid)["VmRSS"]
+    await again.stop()
+    targets.remove(again)
+    results["startup"] = {
+        "runs": startups,
+        "median": statistics.median(startups),
+        "restart": again.started_in,
+    }
+    results["rss"] = {"idle_kb": max(idle), "idle_runs_kb": idle, "restart_idle_kb": restart_kb}
     return bot
 
 
-async def _reference(
+async def _start_reference(
     cfg: Config,
     work: Path,
     fake: FakeSlack,
     targets: list[Target],
     results: dict[str, Any],
     factory: load.RequestFactory,
-) -> None:
-    """The bare Bolt app, alone on the machine, under the same generator and commands."""
+) -> Target:
+    """The bare Bolt app, started and warmed up; measured in rounds beside the bot's."""
     say("reference: bare Bolt app")
     if cfg.in_process:
         reference = await start_reference_in_process(fake.base_url)
     else:
         reference = await launch_reference(work / "reference", fake.base_url)
     targets.append(reference)
-    idle = peak = None
+    idle = None
     if reference.pid is not None:
         await asyncio.sleep(IDLE_SETTLE)
         idle = memory_kb(reference.pid)["VmRSS"]
     warm = factory.mix(COMMAND_KINDS, cfg.warmup, channel=GENERAL, elsewhere=GENERAL)
     await load.closed_loop(reference.url, warm, cfg.concurrency, cfg.client)
-    requests = factory.mix(COMMAND_KINDS, cfg.requests, channel=GENERAL, elsewhere=GENERAL)
-    with Meter(results, "reference: mixed commands", reference):
-        phase = await load.closed_loop(reference.url, requests, cfg.concurrency, cfg.client)
-    if reference.pid is not None:
-        peak = memory_kb(reference.pid)["VmHWM"]
-    await reference.stop()
-    targets.remove(reference)
-    results["reference"] = by_kind(phase, COMMAND_KINDS)
     results["startup"]["reference"] = reference.started_in if reference.pid else math.nan
-    results["rss"].update(reference_idle_kb=idle, reference_peak_kb=peak)
+    results["rss"].update(reference_idle_kb=idle, reference_peak_kb=None)
+    return reference
+
+
+async def idle_cpu(target: Target, within: float, below: float = 0.05) -> float:
+    """Wait (at most `within` s) until the target uses under `below` of a core over a quarter
+    of a second; how long that took. The reference is measured only beside an idle bot."""
+    started = time.perf_counter()
+    if target.pid is None:
+        return 0.0
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        before = cpu_seconds(target.pid)
+        await asyncio.sleep(0.25)
+        if cpu_seconds(target.pid) - before < below * 0.25:
+            break
+    return time.perf_counter() - started
 
 
 async def _ingest(
@@ -389,6 +421,7 @@ async def _ingest(
 async def _commands(
     cfg: Config,
     bot: Target,
+    reference: Target,
     db: BotDb,
     incident_id: int,
     ingested: int,
@@ -397,11 +430,15 @@ async def _commands(
     results: dict[str, Any],
     fake: FakeSlack,
 ) -> tuple[Phase, ...]:
-    """An untimed warm-up, the mixed phase (closed loop), commands at a fixed rate, and a
-    mixed phase while the Web API is slower than Slack's 3 s deadline. Between phases the
-    work acknowledged so far must land (the bot acks first and works after), so each phase
+    """An untimed warm-up, the mixed phase (closed loop) in rounds, commands at a fixed rate,
+    and a mixed phase while the Web API is slower than Slack's 3 s deadline. Between phases
+    the work acknowledged so far must land (the bot acks first and works after), so each phase
     starts from a bot that has caught up; how long that took is reported: it is the backlog
-    the fast acks hid."""
+    the fast acks hid.
+
+    Each round runs the reference's mixed phase (the bot idle beside it) and then the bot's:
+    this shared machine's speed drifts by a third within minutes, and a ratio of two figures
+    taken minutes apart measured the drift as much as the bot."""
     sent = {MESSAGE: ingested, NOTE: 0, DECLARE: 0}
 
     async def landed(phase: Phase) -> float:
@@ -419,17 +456,50 @@ async def _commands(
     )
     await landed(warm)
 
-    spy = await _spy(cfg, bot, "load")
-    say(f"bot: {cfg.requests} mixed requests at concurrency {cfg.concurrency}")
-    with Meter(results, "bot: mixed", bot):
-        mixed = await load.closed_loop(
-            bot.url,
-            factory.mix(ALL_KINDS, cfg.requests, channel=channel, elsewhere=GENERAL),
-            cfg.concurrency,
-            cfg.client,
+    rounds: list[dict[str, Any]] = []
+    ref_phases: list[Phase] = []
+    bot_phases: list[Phase] = []
+    for i in range(1, cfg.rounds + 1):
+        waited = await idle_cpu(bot, cfg.settle_timeout)
+        say(f"round {i}/{cfg.rounds}: reference, then bot, {cfg.requests} mixed requests")
+        bot_cpu = cpu_seconds(bot.pid) if bot.pid else math.nan
+        with Meter(results, f"reference: mixed commands, round {i}", reference) as meter:
+            ref_phase = await load.closed_loop(
+                reference.url,
+                factory.mix(COMMAND_KINDS, cfg.requests, channel=GENERAL, elsewhere=GENERAL),
+                cfg.concurrency,
+                cfg.client,
+            )
+        beside = (cpu_seconds(bot.pid) - bot_cpu) / meter.elapsed() if bot.pid else math.nan
+        # The profile covers the first round's phase only, not the work landing after it.
+        spy = await _spy(cfg, bot, "load") if i == 1 else None
+        with Meter(results, f"bot: mixed, round {i}", bot):
+            mixed = await load.closed_loop(
+                bot.url,
+                factory.mix(ALL_KINDS, cfg.requests, channel=channel, elsewhere=GENERAL),
+                cfg.concurrency,
+                cfg.client,
+            )
+        if spy is not None:
+            await spy.stop()
+            results["profiles"]["load"] = profiling.summarize_stacks(spy.output, spy.elapsed)
+        rounds.append(
+            {
+                "reference": by_kind(ref_phase, COMMAND_KINDS),
+                "bot": by_kind(mixed, ALL_KINDS),
+                "landed_after": await landed(mixed),
+                "bot_idle_wait": waited,
+                "bot_cores_beside_reference": beside,
+            }
         )
-    results["bot"] = by_kind(mixed, ALL_KINDS)
-    results["bot"]["all"]["landed_after"] = await landed(mixed)
+        ref_phases.append(ref_phase)
+        bot_phases.append(mixed)
+    if reference.pid is not None:
+        results["rss"]["reference_peak_kb"] = memory_kb(reference.pid)["VmHWM"]
+    results["rounds"] = rounds
+    results["reference"] = by_kind(pooled(ref_phases), COMMAND_KINDS)
+    results["bot"] = by_kind(pooled(bot_phases), ALL_KINDS)
+    results["bot"]["all"]["landed_after"] = max(r["landed_after"] for r in rounds)
 
     say(f"bot: {cfg.paced} commands at {cfg.rate:g}/s")
     with Meter(results, f"bot: {cfg.rate:g}/s", bot):
@@ -439,9 +509,6 @@ async def _commands(
             cfg.rate,
             cfg.client,
         )
-    if spy is not None:
-        await spy.stop()
-        results["profiles"]["load"] = profiling.summarize_stacks(spy.output, spy.elapsed)
     results["paced"] = {**summary(paced.samples, paced.wall), "target_rate": cfg.rate}
     # While the bot is still working through what it acknowledged: a platform's health
     # check has a deadline too.
@@ -462,7 +529,7 @@ async def _commands(
     finally:
         fake.latency = cfg.latency
     results["slow"] = {"latency": cfg.slow_latency, **summary(slow.samples, slow.wall)}
-    return warm, mixed, paced, slow
+    return warm, *bot_phases, paced, slow
 
 
 async def _spy(cfg: Config, bot: Target, name: str) -> profiling.SpyRecorder | None:
@@ -513,6 +580,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="aiohttp",
         help="HTTP client of the load generator (aiohttp: see bench/load.py for why)",
     )
+    parser.add_argument("--rounds", type=int, help="mixed-phase rounds (default 3; quick 1)")
     parser.add_argument("--quick", action="store_true", help="a few requests: a smoke run")
     parser.add_argument("--timeline-rows", type=int, help="postmortem rows (50,000; quick 500)")
     parser.add_argument(

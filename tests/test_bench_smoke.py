@@ -25,7 +25,7 @@ def _sane(summary: dict, count: int) -> None:
 def test_quick_benchmark_reports_every_row_and_loses_nothing(tmp_path: Path) -> None:
     raw = tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--json", str(raw)],
+        [sys.executable, "-m", "bench.run", "--quick", "--rounds", "2", "--json", str(raw)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -41,10 +41,15 @@ def test_quick_benchmark_reports_every_row_and_loses_nothing(tmp_path: Path) -> 
         assert row["result"] in RESULTS
 
     requests = data["config"]["requests"]
-    _sane(data["reference"]["all"], requests)
-    _sane(data["bot"]["all"], requests)
+    assert len(data["rounds"]) == 2
+    for each in data["rounds"]:
+        _sane(each["reference"]["all"], requests)
+        _sane(each["bot"]["all"], requests)
+        assert each["landed_after"] >= 0
+    _sane(data["reference"]["all"], 2 * requests)
+    _sane(data["bot"]["all"], 2 * requests)
     for kind in ("help", "declare", "note", "message"):
-        _sane(data["bot"][kind], requests // 4)
+        _sane(data["bot"][kind], 2 * requests // 4)
     _sane(data["paced"], data["config"]["paced"])
     _sane(data["slow"], data["config"]["slow"])
     assert data["http_errors"] == 0
@@ -63,5 +68,7 @@ def test_quick_benchmark_reports_every_row_and_loses_nothing(tmp_path: Path) -> 
     assert postmortem["uses_index"], postmortem["query_plan"]
 
     assert all(0 < s < math.inf for s in data["startup"]["runs"])
+    assert 0 < data["startup"]["restart"] < math.inf
+    assert data["rss"]["restart_idle_kb"] > 0
     rss = data["rss"]
     assert rss["idle_kb"] > 0 and rss["peak_kb"] >= min(rss["idle_runs_kb"])

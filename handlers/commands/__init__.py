@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands import CommandError, help_text, parse
+from bot.commands import BY_NAME, CommandError, help_text, parse
 from bot.services import Services
 from bot.ui import messages
 from handlers.commands import changes, declare, followup, resolve, runbook, show, stats
@@ -36,6 +37,12 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+@functools.lru_cache(maxsize=len(BY_NAME) + 1)
+def _help(topic: str | None) -> messages.Message:
+    """The same few texts every time, built once: help is answered in the ack itself."""
+    return messages.help_message(help_text(topic if topic in BY_NAME else None))
+
+
 def register(app: AsyncApp, services: Services) -> None:
     @app.command("/incident")
     @guarded
@@ -51,7 +58,7 @@ def register(app: AsyncApp, services: Services) -> None:
             await ack(text=text, blocks=blocks, response_type="ephemeral")
             return
         if command.name == "help":
-            text, blocks = messages.help_message(help_text(command.args.get("topic")))  # type: ignore[arg-type]
+            text, blocks = _help(command.args.get("topic"))  # type: ignore[arg-type]
             await ack(text=text, blocks=blocks, response_type="ephemeral")
             return
         await ack()

@@ -4,9 +4,13 @@ the bot relies on, and the claims that make work happen once across replicas."""
 from __future__ import annotations
 
 import asyncio
+import functools
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -21,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.documents import document_events
 from bot.outbox import OutboxWorker
 from storage import coordination, queries
-from storage.db import Database, alembic_config
+from storage.db import SCHEMA_HEAD, Database, alembic_config
 from storage.models import (
     Clock,
     Incident,
@@ -36,6 +40,7 @@ from tests.support.clock import FakeClock
 
 pytestmark = BOTH_DATABASES
 NOW = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[2]
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
@@ -53,6 +58,44 @@ async def other(database_url, db):
     database = Database(database_url)
     yield database
     await database.close()
+
+
+async def test_a_database_at_the_head_is_opened_without_loading_alembic(db, database_url):
+    """A restart (the schema already current) does not import Alembic, Mako and Pygments;
+    a database one migration behind is upgraded as before."""
+    assert SCHEMA_HEAD == HEAD  # what start-up compares the database's revision with
+    check = (
+        "import asyncio, sys\n"
+        "from storage.db import Database\n"
+        "async def main():\n"
+        f"    db = Database({database_url!r})\n"
+        "    await db.upgrade()\n"
+        "    await db.close()\n"
+        "asyncio.run(main())\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    run = functools.partial(
+        subprocess.run,
+        [sys.executable, "-c", check],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert (await asyncio.to_thread(run)).stdout.strip() == "False"
+
+    def one_down(connection):
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "-1")
+
+    async with db.engine.begin() as conn:
+        await conn.run_sync(one_down)
+    assert (await asyncio.to_thread(run)).stdout.strip() == "True"
+    async with db.session() as session:
+        version = (await session.exec(text("SELECT version_num FROM alembic_version"))).one()  # type: ignore[call-overload]
+    assert version[0] == HEAD
 
 
 def _incident(number: int) -> Incident:
