@@ -34,7 +34,7 @@ DEEP_AT_LEAST = 300.0
 DEEP_AT_MOST = 1800.0
 CHECK_EVERY = 0.05
 # A threshold for the oldest generation that is never reached: only this task collects it.
-_NEVER = 1_000_000
+NEVER = 1_000_000
 
 
 class Collector:
@@ -66,7 +66,7 @@ class Collector:
 async def collect_when_idle(since_request: Callable[[], float]) -> None:
     """Run for the process's life (cancel to stop): the automatic full pass stays off."""
     young, middle, old = gc.get_threshold()
-    gc.set_threshold(young, middle, _NEVER)
+    gc.set_threshold(young, middle, NEVER)
     collector = Collector()
     try:
         while True:
