@@ -3,6 +3,7 @@ incident, its timeline row and the Slack writes that mirror it (through the outb
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,8 @@ from bot.similarity import overlap, words
 from bot.text import escape, one_line, truncate
 from storage import coordination, queries
 from storage.db import Database
-from storage.models import Incident, TimelineEvent
+from storage.models import Incident, StepRun, TimelineEvent
+from storage.queries import DocumentEvent
 
 TIMELINE_PAGE = 20
 
@@ -378,7 +380,7 @@ class IncidentService:
             )
             events = await queries.document_timeline(session, incident.id)  # type: ignore[arg-type]
             runs = await queries.runs_for_incident(session, incident.id)  # type: ignore[arg-type]
-            incident.postmortem_md = self.documents.postmortem(incident, events, runs)
+            incident.postmortem_md = await self._render_postmortem(incident, events, runs)
             self._announce(session, incident, event)
             self._refresh_all(session, incident)
             # The postmortem first: the summary in #incidents links to it.
@@ -433,13 +435,23 @@ class IncidentService:
                 )
             events = await queries.document_timeline(session, incident_id)
             runs = await queries.runs_for_incident(session, incident_id)
-            incident.postmortem_md = self.documents.postmortem(incident, events, runs)
+            incident.postmortem_md = await self._render_postmortem(incident, events, runs)
             session.add(incident)
             self._enqueue(session, incident, "upload_postmortem")
         self.wake_outbox()
         return incident
 
     # ---- helpers ---------------------------------------------------------------------------
+
+    async def _render_postmortem(
+        self, incident: Incident, events: Sequence[DocumentEvent], runs: Sequence[StepRun]
+    ) -> str:
+        """Rendered in a worker thread: a long incident's document takes half a second of
+        CPU (50,000 rows), and on the event loop every request arriving meanwhile would wait
+        that long for its answer; in a thread the loop still gets the interpreter every 0.5 ms
+        (the switch interval handlers/server.py sets). The rows are plain tuples and the
+        incident's fields are loaded: the thread reads, it never touches the session."""
+        return await asyncio.to_thread(self.documents.postmortem, incident, events, runs)
 
     async def _open_for_change(self, session: AsyncSession, incident_id: int) -> Incident:
         incident = await timeline.load(session, incident_id)
