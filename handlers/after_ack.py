@@ -127,9 +127,12 @@ _pools: dict[asyncio.AbstractEventLoop, _Pool] = {}
 
 def _pool() -> _Pool:
     loop = asyncio.get_running_loop()
-    for other in [known for known in _pools if known.is_closed()]:
-        del _pools[other]
-    return _pools.setdefault(loop, _Pool())
+    pool = _pools.get(loop)  # on every request: no throwaway pool built when there is one
+    if pool is None:
+        for other in [known for known in _pools if known.is_closed()]:
+            del _pools[other]
+        pool = _pools[loop] = _Pool()
+    return pool
 
 
 def since_request() -> float:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -139,16 +140,20 @@ async def start_http(
     # Asking Slack who the bot is (a Web API round trip) goes on while the server starts;
     # a request arriving before the answer waits for it. A rejected token still stops the bot.
     checking = asyncio.create_task(identity.warm())
-    bolt = build_bolt_app(services, identity)
-    runner = web.AppRunner(build_web_app(services, bolt), access_log=None)
+    runner: web.AppRunner | None = None
     try:
+        bolt = build_bolt_app(services, identity)
+        runner = web.AppRunner(build_web_app(services, bolt), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, host, settings.port if port is None else port)
         await site.start()
         await checking
     except BaseException:
         checking.cancel()
-        await runner.cleanup()
+        with contextlib.suppress(BaseException):
+            await checking  # its own failure is not the one to report, if it failed too
+        if runner is not None:
+            await runner.cleanup()
         await services.close()
         raise
     bound = runner.addresses[0][1] if runner.addresses else settings.port

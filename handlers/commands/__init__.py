@@ -39,8 +39,9 @@ HANDLERS: dict[str, Handler] = {
 
 @functools.lru_cache(maxsize=len(BY_NAME) + 1)
 def _help(topic: str | None) -> messages.Message:
-    """The same few texts every time, built once: help is answered in the ack itself."""
-    return messages.help_message(help_text(topic if topic in BY_NAME else None))
+    """The same few texts every time, built once: help is answered in the ack itself.
+    `topic`: a subcommand's name or None (anything else would only crowd the cache)."""
+    return messages.help_message(help_text(topic))
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -58,7 +59,8 @@ def register(app: AsyncApp, services: Services) -> None:
             await ack(text=text, blocks=blocks, response_type="ephemeral")
             return
         if command.name == "help":
-            text, blocks = _help(command.args.get("topic"))  # type: ignore[arg-type]
+            topic = command.args.get("topic")
+            text, blocks = _help(topic if topic in BY_NAME else None)
             await ack(text=text, blocks=blocks, response_type="ephemeral")
             return
         await ack()
