@@ -25,7 +25,7 @@ from sqlalchemy import event, insert
 from bench.targets import BOT_TOKEN, INCIDENTS, SIGNING_SECRET
 from bot.services import open_services
 from bot.settings import load_settings
-from handlers.collector import NEVER
+from handlers.collector import automatic_full_pass_off
 from storage import queries
 from storage.db import Database
 from storage.models import Incident, TimelineEvent
@@ -60,12 +60,10 @@ def bots_collector() -> Iterator[None]:
     samples and all, which the bot never has."""
     gc.collect()
     gc.freeze()
-    young, middle, old = gc.get_threshold()
-    gc.set_threshold(young, middle, NEVER)
     try:
-        yield
+        with automatic_full_pass_off():
+            yield
     finally:
-        gc.set_threshold(young, middle, old)
         gc.unfreeze()
 
 

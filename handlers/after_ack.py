@@ -99,13 +99,17 @@ class _Pool:
         self.timer_armed = False
         self._check_quiet()
 
+    async def until_quiet(self, at_most: float) -> None:
+        """Wait (`at_most` seconds) while requests keep coming."""
+        if not self.quiet.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.quiet.wait(), at_most)
+
     async def admit(self) -> bool:
         """A work slot, once requests stop coming (or WORK_WAIT passed): work yields to
         answers, and still makes progress under a steady stream of them. True if it was taken
         while requests were coming: then it holds one of the BUSY_WORKERS."""
-        if not self.quiet.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.quiet.wait(), WORK_WAIT)
+        await self.until_quiet(WORK_WAIT)
         await self.slots.acquire()
         if self.quiet.is_set():
             return False
@@ -143,10 +147,7 @@ def since_request() -> float:
 async def yield_to_answers() -> None:
     """Wait while requests keep coming (WRITE_WAIT at most): for background work of the same
     loop (Slack writes from the outbox) that nobody is waiting for."""
-    pool = _pool()
-    if not pool.quiet.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(pool.quiet.wait(), WRITE_WAIT)
+    await _pool().until_quiet(WRITE_WAIT)
 
 
 async def drain(grace: float) -> int:

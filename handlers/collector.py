@@ -20,9 +20,10 @@ Young generations are still collected as usual (a few ms)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 # Seconds without a request starting before the process counts as idle.
 IDLE = 0.25
@@ -34,7 +35,7 @@ DEEP_AT_LEAST = 300.0
 DEEP_AT_MOST = 1800.0
 CHECK_EVERY = 0.05
 # A threshold for the oldest generation that is never reached: only this task collects it.
-NEVER = 1_000_000
+_NEVER = 1_000_000
 
 
 class Collector:
@@ -63,14 +64,21 @@ class Collector:
         return None
 
 
+@contextlib.contextmanager
+def automatic_full_pass_off() -> Iterator[None]:
+    """CPython's own full collection off (young generations as usual), back on after."""
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(young, middle, _NEVER)
+    try:
+        yield
+    finally:
+        gc.set_threshold(young, middle, old)
+
+
 async def collect_when_idle(since_request: Callable[[], float]) -> None:
     """Run for the process's life (cancel to stop): the automatic full pass stays off."""
-    young, middle, old = gc.get_threshold()
-    gc.set_threshold(young, middle, NEVER)
     collector = Collector()
-    try:
+    with automatic_full_pass_off():
         while True:
             await asyncio.sleep(CHECK_EVERY)
             collector.tick(since_request())
-    finally:
-        gc.set_threshold(young, middle, old)
